@@ -1,0 +1,79 @@
+/**
+ * Microsoft.Storage on the local ARM: storage account get/list and listKeys.
+ * Each account's blob endpoint is the local Blob service (Azurite behind the
+ * local proxy), path-style: https://127.0.0.1:P/<account>/.
+ */
+import { ServiceError, type AzureResponse } from "../http";
+import { findByName, resourceId, resourceNotFound, type ArmService } from "./core";
+
+export interface StorageAccount {
+  name: string;
+  resourceGroup: string;
+  location: string;
+  keys: [string, string];
+  /** When false, the Blob service refuses shared key and account SAS requests, as Azure does. */
+  allowSharedKeyAccess: boolean;
+  created: string;
+}
+
+export interface StorageState {
+  accounts: Map<string, StorageAccount>;
+  /** Blob endpoint base, without the account: https://127.0.0.1:P */
+  blobBaseUrl: string;
+}
+
+const TYPE = "Microsoft.Storage/storageAccounts";
+
+export function registerStorage(arm: ArmService, state: StorageState): void {
+  const sub = () => arm.state.subscriptionId;
+  const render = (a: StorageAccount) => ({
+    id: resourceId(sub(), a.resourceGroup, "Microsoft.Storage", "storageAccounts", a.name),
+    name: a.name,
+    type: TYPE,
+    location: a.location,
+    kind: "StorageV2",
+    sku: { name: "Standard_LRS", tier: "Standard" },
+    tags: {},
+    properties: {
+      provisioningState: "Succeeded",
+      creationTime: a.created,
+      primaryLocation: a.location,
+      statusOfPrimary: "available",
+      allowSharedKeyAccess: a.allowSharedKeyAccess,
+      allowBlobPublicAccess: false,
+      minimumTlsVersion: "TLS1_2",
+      supportsHttpsTrafficOnly: true,
+      accessTier: "Hot",
+      primaryEndpoints: { blob: `${state.blobBaseUrl}/${a.name}/` },
+    },
+  });
+  const get = (rg: string, name: string): StorageAccount => {
+    const account = findByName(state.accounts, name);
+    if (!account || account.resourceGroup.toLowerCase() !== rg.toLowerCase()) throw resourceNotFound(TYPE, name, rg);
+    return account;
+  };
+  const base = "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Storage/storageAccounts";
+  arm
+    .add("GET", "/subscriptions/{subscriptionId}/providers/Microsoft.Storage/storageAccounts", { action: `${TYPE}/read` }, (): AzureResponse => ({
+      status: 200,
+      body: { value: [...state.accounts.values()].map(render) },
+    }))
+    .add("GET", base, { action: `${TYPE}/read` }, (req): AzureResponse => ({
+      status: 200,
+      body: { value: [...state.accounts.values()].filter((a) => a.resourceGroup.toLowerCase() === req.params.resourceGroupName.toLowerCase()).map(render) },
+    }))
+    .add("GET", `${base}/{accountName}`, { action: `${TYPE}/read` }, (req): AzureResponse => ({
+      status: 200,
+      body: render(get(req.params.resourceGroupName, req.params.accountName)),
+    }))
+    .add("POST", `${base}/{accountName}/listKeys`, { action: `${TYPE}/listKeys/action` }, (req): AzureResponse => {
+      const a = get(req.params.resourceGroupName, req.params.accountName);
+      if (req.query.get("$expand") && req.query.get("$expand") !== "kerb") {
+        throw new ServiceError(400, "InvalidParameter", "Value for $expand is invalid.");
+      }
+      return {
+        status: 200,
+        body: { keys: a.keys.map((value, i) => ({ keyName: `key${i + 1}`, value, permissions: "FULL", creationTime: a.created })) },
+      };
+    });
+}

@@ -1,0 +1,204 @@
+/**
+ * The local Azure: starts every service on loopback over HTTPS and hands the
+ * tests a handle to seed and inspect state, inject faults and read the log.
+ */
+import * as crypto from "node:crypto";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { loadOrCreateTlsMaterial, type TlsMaterial } from "./tls";
+import { FaultInjector } from "./faults";
+import { RequestLog, startService, type ServiceHost } from "./http";
+import { EntraService, type EntraState, type AppRegistration } from "./entra";
+import { DevOpsService, type DevOpsState } from "./devops";
+import { ArmService, type ArmState } from "./arm/core";
+import { registerStorage, type StorageState } from "./arm/storage";
+import { startAzurite, startBlobProxy, type AzuriteProcess } from "./blob";
+
+export interface LocalAzureOptions {
+  /** Where the CA and Azurite's data go; a fresh temp folder by default. */
+  workDir?: string;
+  /**
+   * A folder with the CA and server certificate to reuse. The test runner makes
+   * one before Node starts, so that NODE_EXTRA_CA_CERTS can name it
+   * (default: LOCAL_AZURE_TLS_DIR, else a new CA in workDir).
+   */
+  tlsDir?: string;
+  /** Keep blobs on disk instead of in memory (large benchmarks). */
+  blobsOnDisk?: boolean;
+  /** Seed for fault injection draws. */
+  faultSeed?: number;
+  /** Real milliseconds per simulated second; 1000 is real time. */
+  msPerSimulatedSecond?: number;
+  /** Name of the AzureRM service connection in `env`. */
+  connectionName?: string;
+}
+
+export interface LocalAzureInfo {
+  ready: true;
+  caCertPath: string;
+  authorityHost: string;
+  armUrl: string;
+  devopsUrl: string;
+  tenantId: string;
+  clientId: string;
+  clientSecret: string;
+  servicePrincipalObjectId: string;
+  subscriptionId: string;
+  resourceGroup: string;
+  storage: { accountName: string; accountKey: string; blobUrl: string };
+  managedIdentity: { clientId: string; objectId: string; endpoint: string; header: string };
+  devops: { oidcRequestUri: string; accessToken: string; serviceConnectionId: string };
+  env: Record<string, string>;
+}
+
+export interface LocalAzure {
+  info: LocalAzureInfo;
+  tls: TlsMaterial;
+  log: RequestLog;
+  faults: FaultInjector;
+  entra: EntraService;
+  devops: DevOpsService;
+  arm: ArmService;
+  state: { entra: EntraState; devops: DevOpsState; arm: ArmState; storage: StorageState };
+  /** Registers another app (service principal) and returns it. */
+  addApp(options?: Partial<AppRegistration>): AppRegistration;
+  close(): Promise<void>;
+}
+
+const uuid = () => crypto.randomUUID();
+const secret = () => crypto.randomBytes(24).toString("base64url");
+
+export async function startLocalAzure(options: LocalAzureOptions = {}): Promise<LocalAzure> {
+  const workDir = options.workDir ?? fs.mkdtempSync(path.join(os.tmpdir(), "local-azure-"));
+  const ownsWorkDir = !options.workDir;
+  const connectionName = options.connectionName ?? "LocalAzure";
+  const tls = await loadOrCreateTlsMaterial(options.tlsDir ?? process.env.LOCAL_AZURE_TLS_DIR ?? path.join(workDir, "tls"));
+  const log = new RequestLog();
+  const faults = new FaultInjector(options.faultSeed ?? 1);
+
+  const tenantId = uuid();
+  const spn: AppRegistration = { clientId: uuid(), objectId: uuid(), displayName: "release-pipeline", secrets: [secret()], certificates: [], federatedCredentials: [] };
+  const entraState: EntraState = {
+    tenantId,
+    apps: new Map([[spn.clientId, spn]]),
+    managedIdentities: [{ clientId: uuid(), objectId: uuid() }],
+    identityHeader: secret(),
+    tokenLifetimeSeconds: 3600,
+    issued: [],
+  };
+  const connectionId = connectionName;
+  const devopsState: DevOpsState = {
+    organizationId: uuid(),
+    organizationName: "contoso",
+    projectName: "batch-release",
+    accessToken: secret(),
+    serviceConnections: new Map([[connectionId, connectionName]]),
+    tokensIssued: 0,
+    tokenLifetimeSeconds: 600,
+  };
+  const armState: ArmState = {
+    subscriptionId: uuid(),
+    subscriptionName: "Local Azure",
+    resourceGroups: new Map([["rg-batch-release", { name: "rg-batch-release", location: "westeurope" }]]),
+    denyRules: [],
+  };
+  const storageAccount = { name: "releasestore", resourceGroup: "rg-batch-release", location: "westeurope", keys: [crypto.randomBytes(64).toString("base64"), crypto.randomBytes(64).toString("base64")] as [string, string], allowSharedKeyAccess: true, created: new Date().toISOString() };
+  const storageState: StorageState = { accounts: new Map([[storageAccount.name, storageAccount]]), blobBaseUrl: "" };
+
+  const entra = new EntraService(entraState);
+  const devops = new DevOpsService(devopsState);
+  const arm = new ArmService(armState, entra);
+  registerStorage(arm, storageState);
+
+  const started: { close(): Promise<void> }[] = [];
+  try {
+    const azuritePromise = startAzurite({
+      tls,
+      accounts: [...storageState.accounts.values()].map((a) => ({ name: a.name, key: a.keys[0] })),
+      location: options.blobsOnDisk ? path.join(workDir, "azurite") : undefined,
+    });
+    const [entraHost, devopsHost, armHost] = await Promise.all([
+      startService({ name: "entra", tls, errorShape: "entra", log, faults, handle: (r) => entra.handle(r) }),
+      startService({ name: "devops", tls, errorShape: "plain", log, faults, handle: (r) => devops.handle(r), requestIdHeader: "activityid" }),
+      startService({ name: "arm", tls, errorShape: "arm", log, faults, handle: (r) => arm.handle(r), requestIdHeader: "x-ms-request-id" }),
+    ]);
+    started.push(entraHost, devopsHost, armHost);
+    const azurite: AzuriteProcess = await azuritePromise;
+    started.push(azurite);
+    const blobHost: ServiceHost = await startBlobProxy({ tls, azuritePort: azurite.port, faults, log, entra, arm: armState, storage: storageState });
+    started.push(blobHost);
+
+    entra.baseUrl = entraHost.url;
+    devops.baseUrl = devopsHost.url;
+    storageState.blobBaseUrl = blobHost.url;
+    entra.trustIssuer({ issuer: devops.issuer, publicKeyPem: devops.publicKeyPem });
+    spn.federatedCredentials.push({ issuer: devops.issuer, subject: devops.subjectFor(connectionName), audiences: ["api://AzureADTokenExchange"] });
+
+    const mi = entraState.managedIdentities[0];
+    const msiEndpoint = `${entraHost.url}/msi/token`;
+    const c = connectionName;
+    const env: Record<string, string> = {
+      NODE_EXTRA_CA_CERTS: tls.caCertPath,
+      [`ENDPOINT_URL_${c}`]: `${armHost.url}/`,
+      [`ENDPOINT_AUTH_${c}`]: JSON.stringify({
+        scheme: "ServicePrincipal",
+        parameters: { serviceprincipalid: spn.clientId, serviceprincipalkey: spn.secrets[0], tenantid: tenantId, authenticationType: "spnKey" },
+      }),
+      [`ENDPOINT_AUTH_SCHEME_${c}`]: "ServicePrincipal",
+      [`ENDPOINT_AUTH_PARAMETER_${c}_SERVICEPRINCIPALID`]: spn.clientId,
+      [`ENDPOINT_AUTH_PARAMETER_${c}_SERVICEPRINCIPALKEY`]: spn.secrets[0],
+      [`ENDPOINT_AUTH_PARAMETER_${c}_TENANTID`]: tenantId,
+      [`ENDPOINT_AUTH_PARAMETER_${c}_AUTHENTICATIONTYPE`]: "spnKey",
+      [`ENDPOINT_DATA_${c}_SUBSCRIPTIONID`]: armState.subscriptionId,
+      [`ENDPOINT_DATA_${c}_SUBSCRIPTIONNAME`]: armState.subscriptionName,
+      [`ENDPOINT_DATA_${c}_ENVIRONMENT`]: "AzureCloud",
+      [`ENDPOINT_DATA_${c}_ACTIVEDIRECTORYAUTHORITY`]: `${entraHost.url}/`,
+      [`ENDPOINT_DATA_${c}_ENVIRONMENTAUTHORITYURL`]: `${entraHost.url}/`,
+      [`ENDPOINT_DATA_${c}_ACTIVEDIRECTORYSERVICEENDPOINTRESOURCEID`]: "https://management.azure.com/",
+      SYSTEM_OIDCREQUESTURI: devops.oidcRequestUri,
+      SYSTEM_ACCESSTOKEN: devopsState.accessToken,
+      IDENTITY_ENDPOINT: msiEndpoint,
+      IDENTITY_HEADER: entraState.identityHeader,
+    };
+    const info: LocalAzureInfo = {
+      ready: true,
+      caCertPath: tls.caCertPath,
+      authorityHost: entraHost.url,
+      armUrl: armHost.url,
+      devopsUrl: devopsHost.url,
+      tenantId,
+      clientId: spn.clientId,
+      clientSecret: spn.secrets[0],
+      servicePrincipalObjectId: spn.objectId,
+      subscriptionId: armState.subscriptionId,
+      resourceGroup: "rg-batch-release",
+      storage: { accountName: storageAccount.name, accountKey: storageAccount.keys[0], blobUrl: `${blobHost.url}/${storageAccount.name}` },
+      managedIdentity: { clientId: mi.clientId, objectId: mi.objectId, endpoint: msiEndpoint, header: entraState.identityHeader },
+      devops: { oidcRequestUri: devops.oidcRequestUri, accessToken: devopsState.accessToken, serviceConnectionId: connectionId },
+      env,
+    };
+    return {
+      info,
+      tls,
+      log,
+      faults,
+      entra,
+      devops,
+      arm,
+      state: { entra: entraState, devops: devopsState, arm: armState, storage: storageState },
+      addApp(partial = {}) {
+        const app: AppRegistration = { clientId: uuid(), objectId: uuid(), displayName: "app", secrets: [secret()], certificates: [], federatedCredentials: [], ...partial };
+        entraState.apps.set(app.clientId, app);
+        return app;
+      },
+      async close() {
+        await Promise.all(started.map((s) => s.close()));
+        if (ownsWorkDir) fs.rmSync(workDir, { recursive: true, force: true });
+      },
+    };
+  } catch (e) {
+    await Promise.all(started.map((s) => s.close()));
+    throw e;
+  }
+}
