@@ -117,12 +117,60 @@ export interface RequestLogEntry {
   principal?: string;
   fault?: string;
   durationMs: number;
+  /** Present when `RequestLog.capture` is on: the exchange as JSON, for checks against the REST specs. */
+  exchange?: CapturedExchange;
+}
+
+/** JSON bodies (parsed; undefined when empty or not JSON) and the headers the spec checks read. */
+export interface CapturedExchange {
+  requestBody?: unknown;
+  /** Set when the request declared JSON but its body did not parse. */
+  requestBodyInvalid?: string;
+  responseBody?: unknown;
+  /** The response body was bytes (a download), not JSON. */
+  responseBinary?: boolean;
+  requestHeaders: Record<string, string>;
+  responseHeaders: Record<string, string>;
+}
+
+const CAPTURED_REQUEST_HEADERS = ["content-type", "ocp-date", "client-request-id", "return-client-request-id", "if-match", "if-none-match"];
+const CAPTURED_RESPONSE_HEADERS = ["content-type", "location", "azure-asyncoperation", "retry-after", "etag", "last-modified", "x-ms-failure-cause"];
+
+function pickHeaders(headers: Record<string, string | string[] | number | undefined>, names: string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [key, value] of Object.entries(headers)) {
+    if (value !== undefined && names.includes(key.toLowerCase())) out[key.toLowerCase()] = Array.isArray(value) ? value.join(", ") : String(value);
+  }
+  return out;
+}
+
+function captureExchange(req: IncomingMessage, body: Buffer | undefined, sent: AzureResponse | undefined): CapturedExchange {
+  const exchange: CapturedExchange = {
+    requestHeaders: pickHeaders(req.headers, CAPTURED_REQUEST_HEADERS),
+    responseHeaders: pickHeaders(sent?.headers ?? {}, CAPTURED_RESPONSE_HEADERS),
+  };
+  if (body && body.length > 0 && /json/i.test(exchange.requestHeaders["content-type"] ?? "")) {
+    try {
+      exchange.requestBody = JSON.parse(body.toString("utf8"));
+    } catch {
+      exchange.requestBodyInvalid = body.toString("utf8").slice(0, 200);
+    }
+  }
+  if (Buffer.isBuffer(sent?.body)) exchange.responseBinary = true;
+  // What went over the wire: JSON.stringify drops undefined and turns dates into strings.
+  else if (sent?.body !== undefined) exchange.responseBody = JSON.parse(JSON.stringify(sent.body));
+  return exchange;
 }
 
 export class RequestLog {
   readonly entries: RequestLogEntry[] = [];
+  /** Opt-in: entries get `exchange` (JSON bodies and a few headers). */
+  capture = false;
+  /** Called with each entry as it is added; entries may later be cleared or trimmed, listeners keep what they need. */
+  readonly listeners: ((entry: RequestLogEntry) => void)[] = [];
   add(entry: RequestLogEntry): void {
     this.entries.push(entry);
+    for (const listener of this.listeners) listener(entry);
     // Bounded: the demo can run for a long time.
     if (this.entries.length > 50_000) this.entries.splice(0, 10_000);
   }
@@ -233,8 +281,11 @@ async function serve(options: ServiceOptions, req: IncomingMessage, res: ServerR
   let routeName: string | undefined;
   let faultName: string | undefined;
   let principal: string | undefined;
+  let requestBody: Buffer | undefined;
+  let sent: AzureResponse | undefined;
   try {
     const body = await readBody(req);
+    requestBody = body;
     const request: AzureRequest = {
       service: options.name,
       method: req.method ?? "GET",
@@ -266,13 +317,15 @@ async function serve(options: ServiceOptions, req: IncomingMessage, res: ServerR
     routeName = response.route;
     principal = request.principal?.oid;
     status = response.status;
+    sent = response;
     send(res, response, requestId, options);
   } catch (e) {
     const err = e instanceof ServiceError ? e : new ServiceError(500, "InternalError", e instanceof Error ? e.message : String(e));
     if (!(e instanceof ServiceError)) console.error(`[local-azure:${options.name}]`, e);
     status = err.status;
     const rendered = renderError(options.errorShape, err, requestId);
-    send(res, { status: err.status, headers: rendered.headers, body: rendered.body }, requestId, options);
+    sent = { status: err.status, headers: rendered.headers, body: rendered.body };
+    send(res, sent, requestId, options);
   } finally {
     options.log.add({
       time: new Date(started).toISOString(),
@@ -285,6 +338,7 @@ async function serve(options: ServiceOptions, req: IncomingMessage, res: ServerR
       principal,
       fault: faultName,
       durationMs: Date.now() - started,
+      ...(options.log.capture && status !== 0 ? { exchange: captureExchange(req, requestBody, sent) } : {}),
     });
   }
 }
