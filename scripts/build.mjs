@@ -26,6 +26,9 @@ await Promise.all(
       keepNames: true,
       sourcemap: false,
       legalComments: "none",
+      // Some ESM dependencies read import.meta.url; in a CommonJS bundle it is this file.
+      define: { "import.meta.url": "__bundleFileUrl" },
+      banner: { js: 'const __bundleFileUrl = require("node:url").pathToFileURL(__filename).href;' },
       logLevel: "warning",
       // Optional native/peer modules some dependencies probe for at run time.
       external: ["@azure/functions-core", "applicationinsights-native-metrics"],

@@ -186,7 +186,13 @@ export async function startBlobProxy(options: BlobProxyOptions): Promise<Service
       }
     }
 
-    const forward = () => {
+    // The body is buffered (blocks are a few MB) so that a request whose pooled
+    // connection to Azurite was closed under it can be sent once more.
+    const bodyChunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => bodyChunks.push(c));
+    const bodyRead = new Promise<void>((resolve) => req.on("end", () => resolve()));
+    const send = (attempt: number) => {
+      const body = Buffer.concat(bodyChunks);
       const upstream = https.request(
         { host: "127.0.0.1", port: options.azuritePort, method, path: req.url, headers: { ...req.headers, host: `127.0.0.1:${options.azuritePort}` }, agent },
         (up) => {
@@ -203,11 +209,13 @@ export async function startBlobProxy(options: BlobProxyOptions): Promise<Service
         },
       );
       upstream.on("error", (e) => {
-        if (!res.headersSent) refuse(502, "InternalError", `Upstream error: ${e.message}`);
-        else res.destroy();
+        if (res.headersSent) return void res.destroy();
+        if (attempt === 0) return send(1);
+        refuse(502, "InternalError", `Upstream error: ${e.message}`);
       });
-      req.pipe(upstream);
+      upstream.end(body);
     };
+    const forward = () => void bodyRead.then(() => send(0));
     if (fault?.kind === "slow") setTimeout(forward, fault.delayMs ?? 2000);
     else forward();
   });

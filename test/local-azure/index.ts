@@ -157,7 +157,10 @@ export async function startLocalAzure(options: LocalAzureOptions = {}): Promise<
       [`ENDPOINT_DATA_${c}_ENVIRONMENTAUTHORITYURL`]: `${entraHost.url}/`,
       [`ENDPOINT_DATA_${c}_ACTIVEDIRECTORYSERVICEENDPOINTRESOURCEID`]: "https://management.azure.com/",
       SYSTEM_OIDCREQUESTURI: devops.oidcRequestUri,
-      SYSTEM_ACCESSTOKEN: devopsState.accessToken,
+      // The agent hands the job token over as a secret, never as a plain variable.
+      SECRET_SYSTEM_ACCESSTOKEN: devopsState.accessToken,
+      ENDPOINT_AUTH_SYSTEMVSSCONNECTION: JSON.stringify({ scheme: "OAuth", parameters: { AccessToken: devopsState.accessToken } }),
+      ENDPOINT_URL_SYSTEMVSSCONNECTION: `${devopsHost.url}/${devopsState.organizationName}/`,
       IDENTITY_ENDPOINT: msiEndpoint,
       IDENTITY_HEADER: entraState.identityHeader,
     };

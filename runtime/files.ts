@@ -1,0 +1,76 @@
+/**
+ * Lists the files of a source folder, filtered by include and exclude globs,
+ * in a stable order. Paths are relative and use '/', whatever the agent's OS.
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { minimatch } from "minimatch";
+
+export interface SourceFile {
+  /** Relative to the source folder, '/'-separated. */
+  relativePath: string;
+  absolutePath: string;
+  size: number;
+}
+
+export interface FileSelection {
+  files: SourceFile[];
+  /** Files found in the folder before filtering. */
+  scanned: number;
+  /** Include patterns that matched no file. */
+  unmatchedIncludes: string[];
+  /** Exclude patterns that matched no file. */
+  unmatchedExcludes: string[];
+}
+
+async function* walk(root: string, relative = ""): AsyncGenerator<SourceFile> {
+  const dir = path.join(root, relative);
+  const entries = await fs.promises.readdir(dir, { withFileTypes: true });
+  entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  for (const entry of entries) {
+    const rel = relative ? `${relative}/${entry.name}` : entry.name;
+    const abs = path.join(root, rel);
+    let isDir = entry.isDirectory();
+    let isFile = entry.isFile();
+    if (entry.isSymbolicLink()) {
+      const target = await fs.promises.stat(abs).catch(() => undefined);
+      isDir = target?.isDirectory() ?? false;
+      isFile = target?.isFile() ?? false;
+    }
+    if (isDir) yield* walk(root, rel);
+    else if (isFile) yield { relativePath: rel, absolutePath: abs, size: (await fs.promises.stat(abs)).size };
+  }
+}
+
+export async function selectFiles(root: string, include: string[], exclude: string[]): Promise<FileSelection> {
+  const options = { dot: true, nocomment: true };
+  const includes = include.map((p) => ({ pattern: p, hits: 0, match: minimatch.filter(p.replace(/^\.\//, ""), options) }));
+  const excludes = exclude.map((p) => ({ pattern: p, hits: 0, match: minimatch.filter(p.replace(/^\.\//, ""), options) }));
+  const files: SourceFile[] = [];
+  let scanned = 0;
+  for await (const file of walk(root)) {
+    scanned++;
+    let included = false;
+    for (const inc of includes) {
+      if (inc.match(file.relativePath)) {
+        inc.hits++;
+        included = true;
+      }
+    }
+    if (!included) continue;
+    let excluded = false;
+    for (const exc of excludes) {
+      if (exc.match(file.relativePath)) {
+        exc.hits++;
+        excluded = true;
+      }
+    }
+    if (!excluded) files.push(file);
+  }
+  return {
+    files,
+    scanned,
+    unmatchedIncludes: includes.filter((i) => i.hits === 0).map((i) => i.pattern),
+    unmatchedExcludes: excludes.filter((e) => e.hits === 0).map((e) => e.pattern),
+  };
+}

@@ -1,0 +1,30 @@
+/**
+ * The frame every task entry runs in: cancellation on the agent's signals,
+ * one clear failure message (code, message, request id; never a dump), and
+ * the task result.
+ */
+import { taskLibAgent, type Agent } from "./agent";
+import { cancelOnSignals } from "./cancel";
+import { CancelledError, describeError, InputError } from "./errors";
+
+export interface TaskContext {
+  agent: Agent;
+  signal: AbortSignal;
+}
+
+export async function runTask(main: (context: TaskContext) => Promise<string>, agent: Agent = taskLibAgent()): Promise<void> {
+  const cancellation = cancelOnSignals();
+  try {
+    const message = await main({ agent, signal: cancellation.signal });
+    agent.setSucceeded(message);
+  } catch (error) {
+    if (cancellation.signal.aborted || error instanceof CancelledError) {
+      agent.setFailed(error instanceof CancelledError ? error.message : "The task was cancelled.");
+    } else {
+      if (!(error instanceof InputError) && error instanceof Error && error.stack) agent.debug(error.stack);
+      agent.setFailed(describeError(error));
+    }
+  } finally {
+    cancellation.dispose();
+  }
+}

@@ -1,0 +1,140 @@
+/**
+ * Blob access for a storage account named in a task's inputs: the account is
+ * found through ARM (its blob endpoint may be anywhere: sovereign clouds, DNS
+ * zone endpoints, a local emulator), then reached with Entra ID, an account key
+ * fetched through ARM, or a SAS token.
+ */
+import { StorageManagementClient, type StorageAccount } from "@azure/arm-storage";
+import { AnonymousCredential, BlobServiceClient, StorageSharedKeyCredential, type StoragePipelineOptions } from "@azure/storage-blob";
+import { describeError, errorStatus, InputError, TaskError } from "./errors";
+import type { AzureSession } from "./session";
+import type { InputReader } from "./inputs";
+
+export type BlobAuth = { kind: "entra" } | { kind: "accessKey" } | { kind: "sas"; token: string };
+
+export interface ResolvedStorageAccount {
+  name: string;
+  resourceGroup: string;
+  id: string;
+  blobEndpoint: string;
+}
+
+export interface BlobAccess {
+  account: ResolvedStorageAccount;
+  service: BlobServiceClient;
+  /** Present when the account key is in use (for SAS signing). */
+  sharedKey?: StorageSharedKeyCredential;
+  auth: BlobAuth["kind"];
+}
+
+function storageClient(session: AzureSession): StorageManagementClient {
+  const cloud = session.connection.cloud;
+  return new StorageManagementClient(session.credential, session.connection.subscriptionId, {
+    endpoint: cloud.resourceManagerUrl,
+    credentials: { scopes: [cloud.resourceManagerScope] },
+  });
+}
+
+const RESOURCE_ID = /^\/subscriptions\/[^/]+\/resourceGroups\/([^/]+)\/providers\/Microsoft\.Storage\/storageAccounts\/([^/]+)$/i;
+
+/** Finds a storage account by name (or full resource id) in the connection's subscription. */
+export async function resolveStorageAccount(session: AzureSession, reader: InputReader, inputName: string, nameOrId: string): Promise<ResolvedStorageAccount> {
+  const client = storageClient(session);
+  const byId = RESOURCE_ID.exec(nameOrId);
+  let account: StorageAccount | undefined;
+  try {
+    if (byId) {
+      account = await client.storageAccounts.getProperties(byId[1], byId[2]);
+    } else {
+      const seen: string[] = [];
+      for await (const a of client.storageAccounts.list()) {
+        seen.push(a.name ?? "");
+        if (a.name?.toLowerCase() === nameOrId.toLowerCase()) {
+          account = a;
+          break;
+        }
+      }
+      if (!account) {
+        const subscription = session.connection.subscriptionName ?? session.connection.subscriptionId;
+        reader.fail(
+          inputName,
+          `no storage account named '${nameOrId}' in subscription '${subscription}'.` +
+            (seen.length ? ` The service connection can see: ${seen.slice(0, 20).join(", ")}.` : " The service connection sees no storage accounts there; it needs at least the Reader role."),
+        );
+      }
+    }
+  } catch (e) {
+    if (e instanceof InputError) throw e;
+    if (errorStatus(e) === 404) reader.fail(inputName, `storage account '${nameOrId}' was not found (${describeError(e)}).`);
+    if (errorStatus(e) === 403) {
+      throw new TaskError("AuthorizationFailed", `The service connection may not read storage account '${nameOrId}': ${describeError(e)}. Grant it the Reader role on the account (or its resource group).`);
+    }
+    throw e;
+  }
+  const id = account.id ?? "";
+  const blobEndpoint = account.primaryEndpoints?.blob;
+  if (!blobEndpoint) throw new TaskError("NoBlobEndpoint", `Storage account '${account.name}' has no Blob endpoint (kind ${account.kind}).`);
+  return { name: account.name ?? nameOrId, resourceGroup: RESOURCE_ID.exec(id)?.[1] ?? "", id, blobEndpoint };
+}
+
+async function listAccountKey(session: AzureSession, account: ResolvedStorageAccount): Promise<string> {
+  try {
+    const keys = await storageClient(session).storageAccounts.listKeys(account.resourceGroup, account.name);
+    const key = keys.keys?.find((k) => k.value)?.value;
+    if (!key) throw new TaskError("NoAccountKey", `Storage account '${account.name}' returned no keys.`);
+    session.setSecret(key);
+    return key;
+  } catch (e) {
+    if (errorStatus(e) === 403) {
+      throw new TaskError(
+        "AuthorizationFailed",
+        `The service connection may not list the keys of storage account '${account.name}': ${describeError(e)}. Grant it a role with Microsoft.Storage/storageAccounts/listKeys/action (for example Storage Account Key Operator Service Role), or use authType 'entra'.`,
+      );
+    }
+    throw e;
+  }
+}
+
+export async function openBlobAccess(
+  session: AzureSession,
+  account: ResolvedStorageAccount,
+  auth: BlobAuth,
+  pipelineOptions: StoragePipelineOptions = {},
+): Promise<BlobAccess> {
+  switch (auth.kind) {
+    case "entra":
+      return { account, auth: "entra", service: new BlobServiceClient(account.blobEndpoint, session.credential, pipelineOptions) };
+    case "accessKey": {
+      const sharedKey = new StorageSharedKeyCredential(account.name, await listAccountKey(session, account));
+      return { account, auth: "accessKey", sharedKey, service: new BlobServiceClient(account.blobEndpoint, sharedKey, pipelineOptions) };
+    }
+    case "sas": {
+      const token = auth.token.replace(/^\?/, "");
+      session.setSecret(token);
+      const sig = new URLSearchParams(token).get("sig");
+      if (sig) session.setSecret(sig);
+      return { account, auth: "sas", service: new BlobServiceClient(`${account.blobEndpoint}?${token}`, new AnonymousCredential(), pipelineOptions) };
+    }
+  }
+}
+
+/** Turns Blob authorization failures into what to do about them. */
+export function explainBlobError(error: unknown, access: Pick<BlobAccess, "account" | "auth">): unknown {
+  const status = errorStatus(error);
+  const code = (error as { code?: string; details?: { errorCode?: string } }).details?.errorCode ?? (error as { code?: string }).code;
+  if (status !== 403) return error;
+  const where = `storage account '${access.account.name}'`;
+  if (access.auth === "entra" && (code === "AuthorizationPermissionMismatch" || code === "AuthorizationFailure")) {
+    return new TaskError(
+      "AuthorizationFailed",
+      `The service connection's identity has no data access to Blob storage in ${where} (${code}). Grant it the 'Storage Blob Data Contributor' role on the account or the container (role assignments can take a few minutes to apply), or use authType 'accessKey'.`,
+    );
+  }
+  if (code === "KeyBasedAuthenticationNotPermitted") {
+    return new TaskError("AuthorizationFailed", `Shared key access is disabled on ${where}, so '${access.auth}' cannot be used. Use authType 'entra'.`);
+  }
+  if (access.auth === "sas") {
+    return new TaskError("AuthorizationFailed", `The SAS token was refused by ${where} (${describeError(error)}). Check that it has read, write, list (and delete, for deleteStale) permission and has not expired.`);
+  }
+  return error;
+}

@@ -1,0 +1,378 @@
+/**
+ * BatchAppBlobCopy@1, run as the agent runs it (the bundled task in a child
+ * process) against the local Azure. One scenario per test.
+ */
+import { strict as assert } from "node:assert";
+import * as crypto from "node:crypto";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { generate } from "selfsigned";
+import {
+  AnonymousCredential,
+  BlobServiceClient,
+  ContainerClient,
+  ContainerSASPermissions,
+  generateBlobSASQueryParameters,
+  StorageSharedKeyCredential,
+} from "@azure/storage-blob";
+import { localAzure, resetLocalAzure } from "../fixture";
+import { findLeakedSecrets, runTask, type TaskRunOptions, type TaskRunResult } from "../harness/run-task";
+import { connectionEnv, type Scheme } from "../harness/connections";
+import type { LocalAzure } from "../local-azure";
+
+const md5 = (data: Buffer) => crypto.createHash("md5").update(data).digest("base64");
+
+/** A small application tree: nested folders, text and binary, one file larger than a block. */
+function makeAppTree(root: string, options: { bigFileBytes?: number } = {}): Record<string, Buffer> {
+  const files: Record<string, Buffer> = {
+    "app.py": Buffer.from('import sys\nprint("run", sys.argv[1])\n'),
+    "requirements.txt": Buffer.from("numpy==2.1.0\n"),
+    "lib/util.py": Buffer.from("def add(a, b):\n    return a + b\n"),
+    "lib/data/model.bin": crypto.randomBytes(70_000),
+    "config/settings.json": Buffer.from('{"threads": 4}\n'),
+    ".env.example": Buffer.from("MODE=batch\n"),
+    "lib/__pycache__/util.cpython-311.pyc": crypto.randomBytes(500),
+  };
+  if (options.bigFileBytes) files["lib/data/weights.bin"] = crypto.randomBytes(options.bigFileBytes);
+  for (const [rel, content] of Object.entries(files)) {
+    fs.mkdirSync(path.dirname(path.join(root, rel)), { recursive: true });
+    fs.writeFileSync(path.join(root, rel), content);
+  }
+  return files;
+}
+
+async function blobsUnder(container: ContainerClient, prefix: string): Promise<Map<string, { md5?: string; size: number; etag?: string; contentType?: string }>> {
+  const result = new Map<string, { md5?: string; size: number; etag?: string; contentType?: string }>();
+  if (!(await container.exists())) return result;
+  for await (const b of container.listBlobsFlat({ prefix })) {
+    const m = b.properties.contentMD5;
+    result.set(b.name.slice(prefix.length), {
+      md5: m && m.length ? Buffer.from(m).toString("base64") : undefined,
+      size: b.properties.contentLength ?? -1,
+      etag: b.properties.etag,
+      contentType: b.properties.contentType,
+    });
+  }
+  return result;
+}
+
+describe("BatchAppBlobCopy@1", function () {
+  this.timeout(120_000);
+  let azure: LocalAzure;
+  let keyed: BlobServiceClient;
+  let workRoot: string;
+
+  before(async () => {
+    azure = await localAzure();
+    keyed = new BlobServiceClient(`${azure.info.storage.blobUrl}/`, new StorageSharedKeyCredential(azure.info.storage.accountName, azure.info.storage.accountKey));
+    workRoot = fs.mkdtempSync(path.join(os.tmpdir(), "blobcopy-test-"));
+  });
+  after(() => fs.rmSync(workRoot, { recursive: true, force: true }));
+  afterEach(resetLocalAzure);
+
+  let counter = 0;
+  /** A fresh container name and source folder per scenario. */
+  function scenario(options: { bigFileBytes?: number } = {}): { container: string; source: string; files: Record<string, Buffer> } {
+    counter++;
+    const container = `app-${counter}-${crypto.randomBytes(3).toString("hex")}`;
+    const source = path.join(workRoot, `src-${counter}`);
+    fs.mkdirSync(source, { recursive: true });
+    return { container, source, files: makeAppTree(source, options) };
+  }
+
+  function run(inputs: TaskRunOptions["inputs"], extra: Partial<TaskRunOptions> = {}): Promise<TaskRunResult> {
+    return runTask({
+      task: "BatchAppBlobCopy",
+      env: azure.info.env,
+      inputs: { azureSubscription: "LocalAzure", storageAccount: azure.info.storage.accountName, ...inputs },
+      ...extra,
+    });
+  }
+
+  const explain = (r: TaskRunResult) => `result ${r.result}: ${r.message}\n${r.stdout.slice(-3000)}\n${r.stderr.slice(-2000)}`;
+
+  it("uploads a whole tree with Content-MD5 on every blob (also multi-block ones) and publishes the outputs", async () => {
+    const { container, source, files } = scenario({ bigFileBytes: 2_500_000 });
+    const r = await run({ sourceFolder: source, containerName: container, blobPrefix: "app/1.0.0", blockSizeMB: 1 });
+    assert.equal(r.result, "Succeeded", explain(r));
+    assert.equal(r.outputs.UploadedCount.value, String(Object.keys(files).length));
+    assert.equal(r.outputs.SkippedCount.value, "0");
+    assert.equal(r.outputs.DeletedCount.value, "0");
+    assert.equal(r.outputs.ContainerUrl.value, `${azure.info.storage.blobUrl}/${container}`);
+    assert.equal(r.outputs.BlobPrefixUrl.value, `${azure.info.storage.blobUrl}/${container}/app/1.0.0/`);
+    const blobs = await blobsUnder(keyed.getContainerClient(container), "app/1.0.0/");
+    assert.deepEqual([...blobs.keys()].sort(), Object.keys(files).sort());
+    for (const [name, content] of Object.entries(files)) {
+      assert.equal(blobs.get(name)?.md5, md5(content), `Content-MD5 of ${name}`);
+      assert.equal(blobs.get(name)?.size, content.length);
+    }
+    assert.equal(blobs.get("config/settings.json")?.contentType, "application/json");
+    const big = await keyed.getContainerClient(container).getBlobClient("app/1.0.0/lib/data/weights.bin").downloadToBuffer();
+    assert.ok(big.equals(files["lib/data/weights.bin"]), "the multi-block blob has the file's bytes");
+    // The container was created private.
+    const access = await keyed.getContainerClient(container).getAccessPolicy();
+    assert.equal(access.blobPublicAccess, undefined);
+    // Progress and the summary tab.
+    assert.ok(r.progress.length > 0, "reports progress");
+    assert.equal(r.summaryFiles.length, 1);
+    const summary = fs.readFileSync(r.summaryFiles[0], "utf8");
+    assert.match(summary, /\| Uploaded \| 8 files/);
+  });
+
+  it("sync uploads only new and changed files, and treats a blob without MD5 as changed", async () => {
+    const { container, source, files } = scenario();
+    const first = await run({ sourceFolder: source, containerName: container, blobPrefix: "app/current/" });
+    assert.equal(first.result, "Succeeded", explain(first));
+    const client = keyed.getContainerClient(container);
+    const before = await blobsUnder(client, "app/current/");
+
+    fs.writeFileSync(path.join(source, "app.py"), 'print("v2")\n');
+    fs.writeFileSync(path.join(source, "lib/new_module.py"), "X = 1\n");
+    // Same size and bytes as the source, but committed from blocks, so the blob has no Content-MD5.
+    const noMd5 = client.getBlockBlobClient("app/current/requirements.txt");
+    const blockId = Buffer.from("block-0").toString("base64");
+    await noMd5.stageBlock(blockId, files["requirements.txt"], files["requirements.txt"].length);
+    await noMd5.commitBlockList([blockId]);
+    assert.equal((await noMd5.getProperties()).contentMD5, undefined);
+    const second = await run({ sourceFolder: source, containerName: container, blobPrefix: "app/current/" });
+    assert.equal(second.result, "Succeeded", explain(second));
+    assert.equal(second.outputs.UploadedCount.value, "3");
+    assert.equal(second.outputs.SkippedCount.value, String(Object.keys(files).length - 2));
+    const after = await blobsUnder(client, "app/current/");
+    assert.equal(after.get("app.py")?.md5, md5(Buffer.from('print("v2")\n')));
+    assert.equal(after.get("requirements.txt")?.md5, md5(files["requirements.txt"]));
+    assert.equal(after.get("lib/util.py")?.etag, before.get("lib/util.py")?.etag, "an unchanged blob is not rewritten");
+
+    const third = await run({ sourceFolder: source, containerName: container, blobPrefix: "app/current/" });
+    assert.equal(third.outputs.UploadedCount.value, "0");
+  });
+
+  it("copy mode uploads everything again", async () => {
+    const { container, source, files } = scenario();
+    await run({ sourceFolder: source, containerName: container });
+    const r = await run({ sourceFolder: source, containerName: container, mode: "copy" });
+    assert.equal(r.result, "Succeeded", explain(r));
+    assert.equal(r.outputs.UploadedCount.value, String(Object.keys(files).length));
+  });
+
+  it("include and exclude patterns choose the files", async () => {
+    const { container, source } = scenario();
+    const r = await run({ sourceFolder: source, containerName: container, include: "**/*.py\nconfig/**", exclude: "**/__pycache__/**" });
+    assert.equal(r.result, "Succeeded", explain(r));
+    const names = [...(await blobsUnder(keyed.getContainerClient(container), "")).keys()].sort();
+    assert.deepEqual(names, ["app.py", "config/settings.json", "lib/util.py"]);
+  });
+
+  it("deletes stale blobs under the prefix only, and stops before changing anything when more than maxDeletes would go", async () => {
+    const { container, source } = scenario();
+    await run({ sourceFolder: source, containerName: container, blobPrefix: "app/v1/" });
+    const client = keyed.getContainerClient(container);
+    for (const name of ["app/v1/old1.py", "app/v1/old2.py", "app/v1/lib/old3.py", "app/v10/keep.py", "other/keep.txt"]) {
+      await client.getBlockBlobClient(name).upload("old", 3);
+    }
+    fs.writeFileSync(path.join(source, "app.py"), "changed\n");
+
+    const capped = await run({ sourceFolder: source, containerName: container, blobPrefix: "app/v1/", deleteStale: true, maxDeletes: 2 });
+    assert.equal(capped.result, "Failed");
+    assert.match(capped.message ?? "", /3 blobs .* would be deleted, more than maxDeletes \(2\)\. Nothing was changed/);
+    const untouched = await blobsUnder(client, "app/v1/");
+    assert.ok(untouched.has("old1.py") && untouched.has("lib/old3.py"));
+    assert.notEqual(untouched.get("app.py")?.md5, md5(Buffer.from("changed\n")), "no upload happened either");
+
+    const r = await run({ sourceFolder: source, containerName: container, blobPrefix: "app/v1/", deleteStale: true, maxDeletes: 3 });
+    assert.equal(r.result, "Succeeded", explain(r));
+    assert.equal(r.outputs.DeletedCount.value, "3");
+    assert.equal(r.outputs.UploadedCount.value, "1");
+    const all = [...(await blobsUnder(client, "")).keys()];
+    assert.ok(!all.includes("app/v1/old1.py") && !all.includes("app/v1/lib/old3.py"));
+    assert.ok(all.includes("app/v10/keep.py"), "a sibling prefix that merely starts the same is kept");
+    assert.ok(all.includes("other/keep.txt"));
+  });
+
+  it("dry run prints the plan and changes nothing (not even the container)", async () => {
+    const { container, source, files } = scenario();
+    const r = await run({ sourceFolder: source, containerName: container, dryRun: true, deleteStale: true });
+    assert.equal(r.result, "Succeeded", explain(r));
+    assert.equal(r.outputs.UploadedCount.value, String(Object.keys(files).length));
+    assert.ok(r.lines.some((l) => l.startsWith("Would upload app.py")), "lists what would be uploaded");
+    assert.equal(await keyed.getContainerClient(container).exists(), false);
+
+    await run({ sourceFolder: source, containerName: container });
+    await keyed.getContainerClient(container).getBlockBlobClient("stale.txt").upload("x", 1);
+    fs.writeFileSync(path.join(source, "app.py"), "changed\n");
+    const plan = await run({ sourceFolder: source, containerName: container, dryRun: true, deleteStale: true });
+    assert.ok(plan.lines.includes("Would delete stale.txt"));
+    assert.ok(plan.lines.some((l) => l.startsWith("Would upload app.py") && l.includes("changed")));
+    assert.equal(plan.outputs.UploadedCount.value, "1");
+    const blobs = await blobsUnder(keyed.getContainerClient(container), "");
+    assert.ok(blobs.has("stale.txt"));
+    assert.notEqual(blobs.get("app.py")?.md5, md5(Buffer.from("changed\n")));
+  });
+
+  for (const authType of ["accessKey", "sas"] as const) {
+    it(`writes with authType ${authType}`, async () => {
+      const { container, source, files } = scenario();
+      let sasToken: string | undefined;
+      if (authType === "sas") {
+        await keyed.getContainerClient(container).create();
+        sasToken = generateBlobSASQueryParameters(
+          { containerName: container, permissions: ContainerSASPermissions.parse("racwdl"), expiresOn: new Date(Date.now() + 3600_000) },
+          new StorageSharedKeyCredential(azure.info.storage.accountName, azure.info.storage.accountKey),
+        ).toString();
+      }
+      const r = await run({ sourceFolder: source, containerName: container, authType, sasToken }, { debug: true });
+      assert.equal(r.result, "Succeeded", explain(r));
+      const blobs = await blobsUnder(keyed.getContainerClient(container), "");
+      assert.equal(blobs.size, Object.keys(files).length);
+      const leaked = findLeakedSecrets(r, [azure.info.storage.accountKey, azure.info.clientSecret, sasToken ?? "", new URLSearchParams(sasToken ?? "").get("sig") ?? ""]);
+      assert.deepEqual(leaked, [], "no secret in the output with system.debug=true");
+    });
+  }
+
+  for (const authType of ["entra", "accessKey"] as const) {
+    it(`publishes a read SAS URL for the prefix (authType ${authType}) that reads and lists the blobs`, async () => {
+      const { container, source, files } = scenario();
+      const r = await run({ sourceFolder: source, containerName: container, blobPrefix: "app/2.0/", authType, readSasHours: 2 }, { debug: true });
+      assert.equal(r.result, "Succeeded", explain(r));
+      const sas = r.outputs.ReadSasUrl;
+      assert.ok(sas?.secret, "ReadSasUrl is a secret output");
+      const url = new URL(sas.value);
+      assert.equal(`${url.origin}${url.pathname}`, `${azure.info.storage.blobUrl}/${container}/app/2.0/`);
+      assert.equal(url.searchParams.get("sp"), "rl");
+      if (authType === "entra") assert.ok(url.searchParams.get("skoid"), "a user delegation SAS");
+      const expiry = new Date(url.searchParams.get("se")!).getTime();
+      assert.ok(Math.abs(expiry - (Date.now() + 2 * 3600_000)) < 5 * 60_000);
+      // Usable for a read by someone who has nothing but the URL.
+      const reader = new ContainerClient(`${azure.info.storage.blobUrl}/${container}?${url.search.slice(1)}`, new AnonymousCredential());
+      const names: string[] = [];
+      for await (const b of reader.listBlobsFlat({ prefix: "app/2.0/" })) names.push(b.name);
+      assert.equal(names.length, Object.keys(files).length);
+      const text = await reader.getBlobClient("app/2.0/app.py").downloadToBuffer();
+      assert.ok(text.equals(files["app.py"]));
+      await assert.rejects(reader.getBlockBlobClient("app/2.0/evil.py").upload("x", 1), /not authorized|AuthorizationPermissionMismatch|403/i);
+      assert.deepEqual(findLeakedSecrets(r, [url.searchParams.get("sig")!, url.search.slice(1)]), []);
+    });
+  }
+
+  const schemes: Scheme[] = ["secret", "certificate", "federated", "managedIdentity"];
+  for (const scheme of schemes) {
+    it(`signs in with a ${scheme} service connection and leaks no secret with system.debug=true`, async () => {
+      const { container, source, files } = scenario();
+      let env: Record<string, string>;
+      const secrets = [azure.info.clientSecret, azure.info.devops.accessToken, azure.info.managedIdentity.header];
+      if (scheme === "certificate") {
+        const pems = await generate([{ name: "commonName", value: "release-pipeline" }], { keySize: 2048, algorithm: "sha256" });
+        const app = azure.addApp({ certificates: [pems.cert], secrets: [] });
+        const certificatePem = `${pems.private}\n${pems.cert}`;
+        env = connectionEnv(azure, scheme, { app, certificatePem });
+        secrets.push(pems.private.split("\n").slice(1, 3).join("\n"));
+      } else {
+        env = connectionEnv(azure, scheme);
+      }
+      const issuedBefore = azure.state.entra.issued.length;
+      const r = await runTask({
+        task: "BatchAppBlobCopy",
+        env,
+        debug: true,
+        inputs: { azureSubscription: "LocalAzure", storageAccount: azure.info.storage.accountName, sourceFolder: source, containerName: container },
+      });
+      assert.equal(r.result, "Succeeded", explain(r));
+      assert.equal((await blobsUnder(keyed.getContainerClient(container), "")).size, Object.keys(files).length);
+      const grants = azure.state.entra.issued.slice(issuedBefore).map((i) => i.grant);
+      const expected = { secret: "client_secret", certificate: "certificate", federated: "federated", managedIdentity: "managed_identity" }[scheme];
+      assert.ok(grants.includes(expected as (typeof grants)[number]), `signed in with ${expected} (saw ${grants.join(", ")})`);
+      assert.deepEqual(findLeakedSecrets(r, secrets), []);
+      assert.ok(!/eyJ[\w-]{10,}\.eyJ[\w-]{10,}\./.test(r.visibleOutput), "no JWT (access or OIDC token) in the output");
+    });
+  }
+
+  it("completes every blob with the right MD5 although 10% of blob requests fail (503, resets, 429 with Retry-After)", async () => {
+    const { container, source, files } = scenario({ bigFileBytes: 3_000_000 });
+    fs.mkdirSync(path.join(source, "many"));
+    for (let i = 0; i < 40; i++) {
+      files[`many/f${i}.txt`] = Buffer.from(`file ${i} ${"x".repeat(i * 50)}`);
+      fs.writeFileSync(path.join(source, `many/f${i}.txt`), files[`many/f${i}.txt`]);
+    }
+    azure.faults.add({ service: "blob", kind: "503", rate: 0.04, retryAfterSeconds: 0 });
+    azure.faults.add({ service: "blob", kind: "reset", rate: 0.03 });
+    azure.faults.add({ service: "blob", kind: "429", rate: 0.03, retryAfterSeconds: 1 });
+    const r = await run({ sourceFolder: source, containerName: container, blockSizeMB: 1 });
+    const faulted = azure.log.entries.filter((e) => e.service === "blob" && e.fault).length;
+    azure.faults.reset();
+    assert.equal(r.result, "Succeeded", explain(r));
+    assert.ok(faulted >= 3, `faults were injected (${faulted})`);
+    const blobs = await blobsUnder(keyed.getContainerClient(container), "");
+    assert.equal(blobs.size, Object.keys(files).length);
+    for (const [name, content] of Object.entries(files)) assert.equal(blobs.get(name)?.md5, md5(content), name);
+  });
+
+  it("a run killed mid-way, run again, completes the job", async () => {
+    const { container, source, files } = scenario();
+    fs.mkdirSync(path.join(source, "bulk"));
+    for (let i = 0; i < 150; i++) {
+      files[`bulk/part${i}.dat`] = crypto.randomBytes(20_000 + i);
+      fs.writeFileSync(path.join(source, `bulk/part${i}.dat`), files[`bulk/part${i}.dat`]);
+    }
+    // Slow every upload a little so the kill lands mid-way.
+    azure.faults.add({ service: "blob", kind: "slow", method: "PUT", delayMs: 40, path: new RegExp(`/${container}/.+`) });
+    const logStart = azure.log.entries.length;
+    const puts = () => azure.log.entries.slice(logStart).filter((e) => e.service === "blob" && e.method === "PUT" && e.path.includes("/bulk/")).length;
+    const killed = await run({ sourceFolder: source, containerName: container, concurrency: 4 }, { killWhenPolled: () => puts() >= 30 });
+    azure.faults.reset();
+    assert.equal(killed.result, undefined, "the first run never completed");
+    const partial = await blobsUnder(keyed.getContainerClient(container), "");
+    assert.ok(partial.size > 0 && partial.size < Object.keys(files).length, `partially uploaded (${partial.size})`);
+    for (const [name, blob] of partial) assert.equal(blob.md5, md5(files[name]), `no half-written blob: ${name}`);
+
+    const r = await run({ sourceFolder: source, containerName: container });
+    assert.equal(r.result, "Succeeded", explain(r));
+    assert.equal(Number(r.outputs.UploadedCount.value) + Number(r.outputs.SkippedCount.value), Object.keys(files).length);
+    assert.ok(Number(r.outputs.SkippedCount.value) >= partial.size - 4);
+    const blobs = await blobsUnder(keyed.getContainerClient(container), "");
+    for (const [name, content] of Object.entries(files)) assert.equal(blobs.get(name)?.md5, md5(content), name);
+  });
+
+  describe("bad input fails before anything changes in Azure, naming the input and the fix", () => {
+    const cases: { title: string; inputs: (s: { source: string; container: string }) => TaskRunOptions["inputs"]; message: RegExp }[] = [
+      { title: "missing source folder", inputs: (s) => ({ sourceFolder: path.join(s.source, "nope"), containerName: s.container }), message: /Input 'sourceFolder' \(Source folder\): '.*nope' does not exist/ },
+      { title: "empty source folder", inputs: (s) => ({ sourceFolder: fs.mkdtempSync(path.join(workRoot, "empty-")), containerName: s.container }), message: /Input 'sourceFolder' \(Source folder\): '.*' is empty: no files to upload/ },
+      { title: "include pattern that matches nothing", inputs: (s) => ({ sourceFolder: s.source, containerName: s.container, include: "**/*.py\n**/*.jar" }), message: /Input 'include' \(Include patterns\): '\*\*\/\*\.jar' matched no file/ },
+      { title: "invalid container name", inputs: (s) => ({ sourceFolder: s.source, containerName: "My_Container" }), message: /Input 'containerName' \(Container\): 'My_Container' is not a valid container name: it may hold only lowercase letters/ },
+      { title: "prefix with ..", inputs: (s) => ({ sourceFolder: s.source, containerName: s.container, blobPrefix: "app/../etc/" }), message: /Input 'blobPrefix' \(Blob prefix\): .* may not contain '\.\.'/ },
+      { title: "prefix with a leading /", inputs: (s) => ({ sourceFolder: s.source, containerName: s.container, blobPrefix: "/app/" }), message: /Input 'blobPrefix' \(Blob prefix\): .* may not start with '\/'/ },
+      { title: "unknown storage account", inputs: (s) => ({ sourceFolder: s.source, containerName: s.container, storageAccount: "nosuchaccount" }), message: /Input 'storageAccount' \(Storage account\): no storage account named 'nosuchaccount' .* can see: releasestore/ },
+      { title: "unknown authType", inputs: (s) => ({ sourceFolder: s.source, containerName: s.container, authType: "password" }), message: /Input 'authType' \(Authentication\): 'password' is not one of 'entra', 'accessKey', 'sas'/ },
+      { title: "sas without a token", inputs: (s) => ({ sourceFolder: s.source, containerName: s.container, authType: "sas" }), message: /Input 'sasToken' \(SAS token\): a SAS token is required/ },
+      { title: "concurrency out of range", inputs: (s) => ({ sourceFolder: s.source, containerName: s.container, concurrency: 0 }), message: /Input 'concurrency' \(Parallel uploads\): 0 is out of range. Use a whole number from 1 to 128/ },
+    ];
+    for (const c of cases) {
+      it(c.title, async () => {
+        const { source, container } = scenario();
+        const logStart = azure.log.entries.length;
+        const r = await run(c.inputs({ source, container }));
+        assert.equal(r.result, "Failed");
+        assert.match(r.message ?? "", c.message);
+        const writes = azure.log.entries.slice(logStart).filter((e) => e.service === "blob" && e.method !== "GET" && e.method !== "HEAD");
+        assert.deepEqual(writes, [], "no write reached Blob storage");
+      });
+    }
+
+    it("a missing data role fails with the role to grant and writes nothing", async () => {
+      const { source, container } = scenario();
+      azure.state.arm.denyRules.push({ principalId: azure.info.servicePrincipalObjectId, action: "Microsoft.Storage/storageAccounts/blobServices/*" });
+      const r = await run({ sourceFolder: source, containerName: container });
+      assert.equal(r.result, "Failed");
+      assert.match(r.message ?? "", /Storage Blob Data Contributor/);
+      assert.equal(await keyed.getContainerClient(container).exists(), false);
+    });
+
+    it("a missing listKeys permission with accessKey names the permission", async () => {
+      const { source, container } = scenario();
+      azure.state.arm.denyRules.push({ principalId: azure.info.servicePrincipalObjectId, action: "Microsoft.Storage/storageAccounts/listKeys/action" });
+      const r = await run({ sourceFolder: source, containerName: container, authType: "accessKey" });
+      assert.equal(r.result, "Failed");
+      assert.match(r.message ?? "", /listKeys\/action/);
+    });
+  });
+});
