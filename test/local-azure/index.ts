@@ -14,6 +14,9 @@ import { DevOpsService, type DevOpsState } from "./devops";
 import { ArmService, type ArmState } from "./arm/core";
 import { registerStorage, type StorageState } from "./arm/storage";
 import { startAzurite, startBlobProxy, type AzuriteProcess } from "./blob";
+import { registerDataFactory } from "./arm/datafactory";
+import { DataFactoryState } from "./datafactory/state";
+import { seedReleaseFactory } from "./datafactory/seed";
 
 export interface LocalAzureOptions {
   /** Where the CA and Azurite's data go; a fresh temp folder by default. */
@@ -47,6 +50,7 @@ export interface LocalAzureInfo {
   subscriptionId: string;
   resourceGroup: string;
   storage: { accountName: string; accountKey: string; blobUrl: string };
+  dataFactory: { factoryName: string };
   managedIdentity: { clientId: string; objectId: string; endpoint: string; header: string };
   devops: { oidcRequestUri: string; accessToken: string; serviceConnectionId: string };
   env: Record<string, string>;
@@ -60,7 +64,7 @@ export interface LocalAzure {
   entra: EntraService;
   devops: DevOpsService;
   arm: ArmService;
-  state: { entra: EntraState; devops: DevOpsState; arm: ArmState; storage: StorageState };
+  state: { entra: EntraState; devops: DevOpsState; arm: ArmState; storage: StorageState; dataFactory: DataFactoryState };
   /** Registers another app (service principal) and returns it. */
   addApp(options?: Partial<AppRegistration>): AppRegistration;
   close(): Promise<void>;
@@ -110,6 +114,9 @@ export async function startLocalAzure(options: LocalAzureOptions = {}): Promise<
   const devops = new DevOpsService(devopsState);
   const arm = new ArmService(armState, entra);
   registerStorage(arm, storageState);
+  const dataFactoryState = new DataFactoryState({ tenantId, msPerSimulatedSecond: options.msPerSimulatedSecond, blobBaseUrl: () => storageState.blobBaseUrl });
+  registerDataFactory(arm, dataFactoryState);
+  seedReleaseFactory(dataFactoryState, { factoryName: "release-adf", resourceGroup: "rg-batch-release", location: "westeurope", storageAccountName: storageAccount.name, batchAccountName: "releasebatch", poolName: "adf-pool" });
 
   const started: { close(): Promise<void> }[] = [];
   try {
@@ -177,6 +184,7 @@ export async function startLocalAzure(options: LocalAzureOptions = {}): Promise<
       subscriptionId: armState.subscriptionId,
       resourceGroup: "rg-batch-release",
       storage: { accountName: storageAccount.name, accountKey: storageAccount.keys[0], blobUrl: `${blobHost.url}/${storageAccount.name}` },
+      dataFactory: { factoryName: "release-adf" },
       managedIdentity: { clientId: mi.clientId, objectId: mi.objectId, endpoint: msiEndpoint, header: entraState.identityHeader },
       devops: { oidcRequestUri: devops.oidcRequestUri, accessToken: devopsState.accessToken, serviceConnectionId: connectionId },
       env,
@@ -189,18 +197,20 @@ export async function startLocalAzure(options: LocalAzureOptions = {}): Promise<
       entra,
       devops,
       arm,
-      state: { entra: entraState, devops: devopsState, arm: armState, storage: storageState },
+      state: { entra: entraState, devops: devopsState, arm: armState, storage: storageState, dataFactory: dataFactoryState },
       addApp(partial = {}) {
         const app: AppRegistration = { clientId: uuid(), objectId: uuid(), displayName: "app", secrets: [secret()], certificates: [], federatedCredentials: [], ...partial };
         entraState.apps.set(app.clientId, app);
         return app;
       },
       async close() {
+        dataFactoryState.close();
         await Promise.all(started.map((s) => s.close()));
         if (ownsWorkDir) fs.rmSync(workDir, { recursive: true, force: true });
       },
     };
   } catch (e) {
+    dataFactoryState.close();
     await Promise.all(started.map((s) => s.close()));
     throw e;
   }
