@@ -3,13 +3,22 @@
  * suites that change faults or deny rules put them back in afterEach.
  */
 import { startLocalAzure, type LocalAzure } from "./local-azure";
+import { ExchangeRecorder, specCheckHooks } from "./local-azure/spec/run-check";
 
 let shared: Promise<LocalAzure> | undefined;
 
+/** Every Batch / Data Factory exchange of the run, checked against the REST specs after the last test. */
+const exchanges = new ExchangeRecorder();
+
 export function localAzure(): Promise<LocalAzure> {
-  shared ??= startLocalAzure();
+  shared ??= startLocalAzure().then((azure) => {
+    exchanges.attach(azure.log);
+    return azure;
+  });
   return shared;
 }
+
+export const mochaHooks = specCheckHooks(exchanges);
 
 /** Clears faults and deny rules a test added. */
 export async function resetLocalAzure(): Promise<void> {

@@ -18,7 +18,7 @@ export interface SpecParameter {
   name: string;
   in: "path" | "query" | "header" | "body" | "formData";
   required: boolean;
-  /** The body schema, or the parameter itself for query/header/path parameters (type, format, enum...). */
+  /** The body schema, or the value schema of a query/header/path parameter (type, format, enum...). */
   schema: JsonObject;
 }
 
@@ -74,11 +74,13 @@ function parametersOf(files: Map<string, SpecFile>, list: unknown): SpecParamete
     if (!p || typeof p.name !== "string" || typeof p.in !== "string") continue;
     // The host parameter (Batch's `{batchUrl}`) is not part of the path.
     if (p["x-ms-parameter-location"] === "client" && p["x-ms-skip-url-encoding"] === true && p.in === "path") continue;
+    // A non-body parameter is its own value schema once the parameter fields are set aside.
+    const { name, in: location, required, description: _description, schema, ...valueSchema } = p;
     out.push({
-      name: p.name,
-      in: p.in as SpecParameter["in"],
-      required: p.required === true,
-      schema: p.in === "body" && isJsonObject(p.schema) ? p.schema : p,
+      name,
+      in: location as SpecParameter["in"],
+      required: required === true,
+      schema: location === "body" && isJsonObject(schema) ? schema : valueSchema,
     });
   }
   return out;
@@ -95,7 +97,8 @@ function responsesOf(files: Map<string, SpecFile>, responses: unknown): SpecResp
 
 export class OperationIndex {
   private readonly entries: Record<"arm" | "batch", PathEntry[]> = { arm: [], batch: [] };
-  readonly byOperationId = new Map<string, SpecOperation>();
+  // Keyed by spec and operationId: Batch management and the Batch data plane both have a `Pool_Get`.
+  private readonly byOperationId = new Map<string, SpecOperation>();
 
   constructor(specs: LoadedSpecs) {
     for (const service of ["arm", "batch"] as const) {
@@ -123,13 +126,17 @@ export class OperationIndex {
               responses: responsesOf(specs.files, op.responses),
             };
             operations.set(operation.method, operation);
-            this.byOperationId.set(operation.operationId, operation);
+            this.byOperationId.set(`${spec}:${operation.operationId}`, operation);
           }
           this.entries[service].push({ spec, template, ...templatePattern(template), operations });
         }
       }
       this.entries[service].sort((a, b) => b.literalLength - a.literalLength);
     }
+  }
+
+  operation(spec: SpecName, operationId: string): SpecOperation | undefined {
+    return this.byOperationId.get(`${spec}:${operationId}`);
   }
 
   /** The spec operation for a request path (without query) as the service received it. */

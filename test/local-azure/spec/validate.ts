@@ -35,7 +35,7 @@ export class SchemaValidator {
   }
 
   /** True when the schema describes a binary body (file download), which is not JSON. */
-  static isBinary(schema: JsonObject): boolean {
+  isBinary(schema: JsonObject): boolean {
     return schema[BINARY_MARKER] === true;
   }
 

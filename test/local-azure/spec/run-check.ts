@@ -1,0 +1,110 @@
+/**
+ * The end-of-run spec check: records every in-scope exchange the local Azure
+ * serves during the mocha run (a listener on the request log, so tests that
+ * clear the log lose nothing), then checks them all and reports each distinct
+ * mismatch once with how often it occurred and the first test that hit it.
+ *
+ * Mode: LOCAL_AZURE_SPEC_CHECK=strict|report|off, default DEFAULT_SPEC_CHECK_MODE.
+ * "report" prints the mismatches; "strict" also fails the run.
+ */
+import type { RequestLog, RequestLogEntry } from "../http";
+import { checkExchange, specScope, type ExchangeRecord, type Mismatch } from "./check-exchange";
+import { OperationIndex } from "./operations";
+import { specValidator } from "./validate";
+
+export type SpecCheckMode = "strict" | "report" | "off";
+
+/** Switch to "strict" once every emulator route matches the specs. */
+export const DEFAULT_SPEC_CHECK_MODE: SpecCheckMode = "report";
+
+export function specCheckMode(env: NodeJS.ProcessEnv = process.env): SpecCheckMode {
+  const value = env.LOCAL_AZURE_SPEC_CHECK?.trim().toLowerCase();
+  return value === "strict" || value === "report" || value === "off" ? value : DEFAULT_SPEC_CHECK_MODE;
+}
+
+export class ExchangeRecorder {
+  readonly records: ExchangeRecord[] = [];
+  /** Full title of the running test, stamped on each record. */
+  currentTest?: string;
+
+  /** Turns capture on and keeps the in-scope exchanges of this log. */
+  attach(log: RequestLog): void {
+    log.capture = true;
+    log.listeners.push((entry) => this.observe(entry));
+  }
+
+  observe(entry: RequestLogEntry): void {
+    if (!entry.exchange || !specScope(entry)) return;
+    this.records.push({
+      service: entry.service,
+      method: entry.method,
+      path: entry.path,
+      query: entry.query,
+      status: entry.status,
+      route: entry.route,
+      fault: entry.fault,
+      exchange: entry.exchange,
+      test: this.currentTest,
+    });
+  }
+}
+
+export interface SpecCheckResult {
+  checked: number;
+  mismatches: Mismatch[];
+  durationMs: number;
+}
+
+export async function checkRecords(records: ExchangeRecord[]): Promise<SpecCheckResult> {
+  const started = Date.now();
+  const validator = await specValidator();
+  const ctx = { operations: operationIndex(validator.specs), validator };
+  const mismatches = records.flatMap((record) => checkExchange(ctx, record));
+  return { checked: records.length, mismatches, durationMs: Date.now() - started };
+}
+
+let index: { specs: object; operations: OperationIndex } | undefined;
+function operationIndex(specs: ConstructorParameters<typeof OperationIndex>[0]): OperationIndex {
+  if (index?.specs !== specs) index = { specs, operations: new OperationIndex(specs) };
+  return index.operations;
+}
+
+/** One line per distinct mismatch: route, status, part, pointer, message, count and first test. */
+export function formatMismatches(mismatches: Mismatch[]): string {
+  const groups = new Map<string, { first: Mismatch; count: number }>();
+  for (const m of mismatches) {
+    const key = [m.service, m.route, m.status, m.part, m.pointer, m.message].join("\u0000");
+    const group = groups.get(key);
+    if (group) group.count++;
+    else groups.set(key, { first: m, count: 1 });
+  }
+  const lines = [...groups.values()]
+    .sort((a, b) => a.first.route.localeCompare(b.first.route) || a.first.status - b.first.status)
+    .map(({ first: m, count }) => {
+      const where = m.pointer === "" ? "" : ` ${m.pointer}`;
+      const times = count > 1 ? ` (x${count})` : "";
+      const example = m.route.includes(m.path) ? "" : ` [${m.method} ${m.path}]`;
+      return `  [${m.service}] ${m.route} -> ${m.status} ${m.part}${where}: ${m.message}${times}${example}${m.test ? `\n      first in: ${m.test}` : ""}`;
+    });
+  return lines.join("\n");
+}
+
+/** Mocha root hooks: stamp test titles, check every recorded exchange after the last test. */
+export function specCheckHooks(recorder: ExchangeRecorder, mode: () => SpecCheckMode = specCheckMode) {
+  return {
+    beforeEach(this: Mocha.Context): void {
+      recorder.currentTest = this.currentTest?.fullTitle();
+    },
+    async afterAll(this: Mocha.Context): Promise<void> {
+      const current = mode();
+      if (current === "off" || recorder.records.length === 0) return;
+      this.timeout(60_000);
+      const result = await checkRecords(recorder.records);
+      if (result.mismatches.length === 0) return;
+      const summary = `REST spec check: ${result.mismatches.length} mismatch(es) in ${result.checked} exchanges with Batch / Data Factory (checked in ${result.durationMs} ms)`;
+      const details = formatMismatches(result.mismatches);
+      if (current === "strict") throw new Error(`${summary}\n${details}`);
+      console.warn(`\n${summary} [report mode: not failing the run; LOCAL_AZURE_SPEC_CHECK=strict fails it]\n${details}\n`);
+    },
+  };
+}
