@@ -1,0 +1,89 @@
+import { strict as assert } from "node:assert";
+import { InputReader } from "../../runtime/inputs";
+import { pollUntil } from "../../runtime/poll";
+import { describeError, InputError, TimeoutError, CancelledError } from "../../runtime/errors";
+import { TransferProgress } from "../../runtime/progress";
+import { renderMarkdown } from "../../runtime/summary";
+
+describe("runtime: inputs, polling, errors, progress, summary", () => {
+  const manifest = { inputs: [{ name: "count", label: "Count" }, { name: "mode", label: "Mode", defaultValue: "sync" }, { name: "flag", label: "Flag" }] };
+  const reader = (values: Record<string, string>) => new InputReader({ getInput: (n) => values[n] }, manifest);
+
+  it("reads typed inputs, with defaults from task.json", () => {
+    const r = reader({ count: " 12 ", flag: "True" });
+    assert.equal(r.int("count", { min: 1, max: 20 }), 12);
+    assert.equal(r.pick("mode", ["sync", "copy"] as const), "sync");
+    assert.equal(r.bool("flag"), true);
+  });
+
+  it("names the input, its label, the value and what is valid", () => {
+    assert.throws(() => reader({ count: "abc" }).int("count"), (e: Error) => e instanceof InputError && /^Input 'count' \(Count\): 'abc' is not a whole number\.$/.test(e.message));
+    assert.throws(() => reader({ count: "99" }).int("count", { min: 1, max: 20 }), /Input 'count' \(Count\): 99 is out of range\. Use a whole number from 1 to 20\./);
+    assert.throws(() => reader({ mode: "mirror" }).pick("mode", ["sync", "copy"]), /Input 'mode' \(Mode\): 'mirror' is not one of 'sync', 'copy'\./);
+    assert.throws(() => reader({ flag: "maybe" }).bool("flag"), /'maybe' is not a boolean/);
+    assert.throws(() => reader({}).string("count"), /Input 'count' \(Count\): a value is required\./);
+  });
+
+  it("polls with back-off until done", async () => {
+    const delays: number[] = [];
+    let last = Date.now();
+    let n = 0;
+    const value = await pollUntil({
+      description: "the thing",
+      timeoutMs: 5000,
+      initialDelayMs: 20,
+      backoff: 2,
+      check: async () => {
+        delays.push(Date.now() - last);
+        last = Date.now();
+        return ++n === 4 ? { done: true, value: "ready" } : { done: false, status: `step ${n}` };
+      },
+    });
+    assert.equal(value, "ready");
+    assert.ok(delays[2] >= delays[1] * 1.5, `backs off: ${delays.join(", ")}`);
+  });
+
+  it("times out with the last status, and stops on cancellation", async () => {
+    await assert.rejects(
+      pollUntil({ description: "pool 'p' to be steady", timeoutMs: 100, initialDelayMs: 30, check: async () => ({ done: false, status: "resizing" }) }),
+      (e: Error) => e instanceof TimeoutError && /pool 'p' to be steady \(last status: resizing\)/.test(e.message),
+    );
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(), 50);
+    const started = Date.now();
+    await assert.rejects(
+      pollUntil({ description: "x", timeoutMs: 60_000, initialDelayMs: 10_000, signal: controller.signal, check: async () => ({ done: false }) }),
+      (e: Error) => e instanceof CancelledError,
+    );
+    assert.ok(Date.now() - started < 1000, "cancellation does not wait out the delay");
+  });
+
+  it("describes Azure errors as code, status, message and request id, without headers", () => {
+    const error = Object.assign(new Error("The specified container does not exist.\nRequestId:abc\nTime:now"), {
+      statusCode: 404,
+      code: "ContainerNotFound",
+      response: { headers: { get: (n: string) => (n === "x-ms-request-id" ? "req-1" : undefined) } },
+      request: { headers: { authorization: "Bearer secret-token" } },
+    });
+    const text = describeError(error);
+    assert.equal(text, "ContainerNotFound (HTTP 404): The specified container does not exist. [request id req-1]");
+    assert.ok(!text.includes("secret-token"));
+  });
+
+  it("reports progress with rate and time left", () => {
+    let now = 0;
+    const lines: string[] = [];
+    const percents: number[] = [];
+    const p = new TransferProgress({ info: (l) => lines.push(l), setProgress: (v) => percents.push(v) }, { operation: "Syncing", totalItems: 10, totalBytes: 10 * 1024 * 1024, intervalMs: 1000, now: () => now });
+    now = 2000;
+    p.addBytes(4 * 1024 * 1024);
+    p.itemDone();
+    assert.equal(lines.at(-1), "Syncing: 0/10 files, 4.0 MB of 10.0 MB (2.0 MB/s, about 3 s left)");
+    assert.equal(percents.at(-1), 40);
+  });
+
+  it("renders the summary table in Markdown, escaping pipes", () => {
+    const md = renderMarkdown({ title: "Copy", rows: [["Target", "a|b"], ["Uploaded", "3"]] });
+    assert.equal(md, "### Copy\n\n| | |\n|---|---|\n| Target | a\\|b |\n| Uploaded | 3 |\n");
+  });
+});
