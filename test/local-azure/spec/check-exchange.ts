@@ -61,10 +61,15 @@ function errorCode(body: unknown): string | undefined {
   return typeof code === "string" ? code : undefined;
 }
 
-/** Errors the front door answers before a provider route runs. */
+/**
+ * Errors the front door answers before a provider route runs: injected
+ * faults, 401/403/429/5xx, a missing api-version, and any error no emulator
+ * route produced (an unknown path answered 404 in the service's shape).
+ */
 export function isFrontDoorError(record: ExchangeRecord): boolean {
   if (record.fault && record.fault !== "slow") return true;
   if (record.status === 401 || record.status === 403 || record.status === 429 || record.status >= 500) return true;
+  if (record.status >= 400 && record.route === undefined) return true;
   return errorCode(record.exchange.responseBody) === "MissingApiVersionParameter";
 }
 

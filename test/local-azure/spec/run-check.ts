@@ -100,7 +100,10 @@ export function specCheckHooks(recorder: ExchangeRecorder, mode: () => SpecCheck
       if (current === "off" || recorder.records.length === 0) return;
       this.timeout(60_000);
       const result = await checkRecords(recorder.records);
-      if (result.mismatches.length === 0) return;
+      if (result.mismatches.length === 0) {
+        console.log(`\nREST spec check (${current}): ${result.checked} Batch / Data Factory exchanges match the specs (checked in ${result.durationMs} ms)`);
+        return;
+      }
       const summary = `REST spec check: ${result.mismatches.length} mismatch(es) in ${result.checked} exchanges with Batch / Data Factory (checked in ${result.durationMs} ms)`;
       const details = formatMismatches(result.mismatches);
       if (current === "strict") throw new Error(`${summary}\n${details}`);
