@@ -3,7 +3,7 @@ import { ClientSecretCredential } from "@azure/identity";
 import { StorageManagementClient } from "@azure/arm-storage";
 import { BatchManagementClient } from "@azure/arm-batch";
 import { localAzure } from "../fixture";
-import { checkExchange, specScope, type CheckContext, type ExchangeRecord } from "./spec/check-exchange";
+import { checkExchange, pollingPathsOf, specScope, type CheckContext, type ExchangeRecord } from "./spec/check-exchange";
 import { OperationIndex } from "./spec/operations";
 import { ExchangeRecorder, specCheckHooks, type SpecCheckMode } from "./spec/run-check";
 import { specValidator } from "./spec/validate";
@@ -74,6 +74,23 @@ describe("REST spec check of captured exchanges", () => {
     assert.deepEqual(check(add("?api-version=2022-10-01.16.0", { ...pool, vmSize: 2 })), ["request /vmSize: must be string, got 2"]);
     // A rejected request is not held against the client: negative tests send bad requests on purpose.
     assert.deepEqual(check({ ...add("", { id: 1 }), status: 400, exchange: { requestBody: { id: 1 }, responseBody: batchError("InvalidRequestBody"), requestHeaders: {}, responseHeaders: {} } }), []);
+  });
+
+  it("does not hold long-running operation status URLs handed out in Location headers against the spec", () => {
+    const created = record({
+      service: "arm",
+      method: "PUT",
+      path: ACCOUNT,
+      query: "?api-version=2023-11-01",
+      status: 202,
+      route: "PUT account",
+      exchange: { requestBody: { location: "westeurope" }, requestHeaders: {}, responseHeaders: { location: `https://127.0.0.1:1${SUB}/providers/Microsoft.Batch/locations/westeurope/accountOperationResults/op-1?api-version=2023-11-01` } },
+    });
+    const poll = record({ service: "arm", method: "GET", path: `${SUB}/providers/Microsoft.Batch/locations/westeurope/accountOperationResults/op-1`, query: "?api-version=2023-11-01", status: 200, route: "GET poll" });
+    const withPolling = { ...ctx, pollingPaths: pollingPathsOf([created, poll]) };
+    assert.deepEqual(checkExchange(withPolling, created), []);
+    assert.deepEqual(checkExchange(withPolling, poll), []);
+    assert.equal(checkExchange(ctx, poll).length, 1, "without the Location header the same GET is an unknown route");
   });
 
   it("reports undocumented status codes and missing bodies", () => {

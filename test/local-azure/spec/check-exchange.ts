@@ -76,6 +76,28 @@ export function isFrontDoorError(record: ExchangeRecord): boolean {
 export interface CheckContext {
   operations: OperationIndex;
   validator: SchemaValidator;
+  /**
+   * Paths handed out in Location / Azure-AsyncOperation headers. Long-running
+   * operations are polled there, and those status URLs are not in the specs.
+   */
+  pollingPaths?: Set<string>;
+}
+
+/** The paths of the polling URLs that responses handed out. */
+export function pollingPathsOf(records: ExchangeRecord[]): Set<string> {
+  const out = new Set<string>();
+  for (const r of records) {
+    for (const header of ["location", "azure-asyncoperation"]) {
+      const value = r.exchange.responseHeaders[header];
+      if (!value) continue;
+      try {
+        out.add(new URL(value, "https://local.invalid").pathname.toLowerCase());
+      } catch {
+        // Not a URL: nothing to poll.
+      }
+    }
+  }
+  return out;
 }
 
 function errorSchemaRef(ctx: CheckContext, scope: SpecScope, path: string): string {
@@ -176,6 +198,7 @@ export function checkExchange(ctx: CheckContext, record: ExchangeRecord): Mismat
   }
 
   const found = lookup(ctx, scope, record.method, record.path);
+  if (found.kind !== "found" && record.method === "GET" && ctx.pollingPaths?.has(record.path.toLowerCase())) return mismatches;
   if (found.kind === "no-path") {
     report("route", { pointer: "", message: `no operation in the spec for ${record.method} ${record.path}` });
     return mismatches;

@@ -8,7 +8,7 @@
  * "report" prints the mismatches; "strict" also fails the run.
  */
 import type { RequestLog, RequestLogEntry } from "../http";
-import { checkExchange, specScope, type ExchangeRecord, type Mismatch } from "./check-exchange";
+import { checkExchange, pollingPathsOf, specScope, type ExchangeRecord, type Mismatch } from "./check-exchange";
 import { OperationIndex } from "./operations";
 import { specValidator } from "./validate";
 
@@ -58,7 +58,7 @@ export interface SpecCheckResult {
 export async function checkRecords(records: ExchangeRecord[]): Promise<SpecCheckResult> {
   const started = Date.now();
   const validator = await specValidator();
-  const ctx = { operations: operationIndex(validator.specs), validator };
+  const ctx = { operations: operationIndex(validator.specs), validator, pollingPaths: pollingPathsOf(records) };
   const mismatches = records.flatMap((record) => checkExchange(ctx, record));
   return { checked: records.length, mismatches, durationMs: Date.now() - started };
 }
