@@ -5,9 +5,9 @@ import { BatchManagementClient } from "@azure/arm-batch";
 import { localAzure } from "../fixture";
 import { checkExchange, pollingPathsOf, specScope, type CheckContext, type ExchangeRecord } from "./spec/check-exchange";
 import { OperationIndex } from "./spec/operations";
-import { ExchangeRecorder, specCheckHooks, type SpecCheckMode } from "./spec/run-check";
+import { ExchangeRecorder, specCheckHooks, specCheckMode, type SpecCheckMode } from "./spec/run-check";
 import { specValidator } from "./spec/validate";
-import type { RequestLogEntry } from "./http";
+import { RequestLog, type RequestLogEntry } from "./http";
 
 const SUB = "/subscriptions/9b1c7d62-3e7f-4a55-9d0f-6f3c0a1b2c3d/resourceGroups/rg-release";
 const ACCOUNT = `${SUB}/providers/Microsoft.Batch/batchAccounts/releasebatch`;
@@ -116,6 +116,33 @@ describe("REST spec check of captured exchanges", () => {
       return specCheckHooks(recorder, () => mode);
     };
 
+    it("captures only when the check is on, and keeps only in-scope exchanges", () => {
+      const off = new RequestLog();
+      new ExchangeRecorder().attach(off, "off");
+      assert.equal(off.capture, false);
+      const log = new RequestLog();
+      const recorder = new ExchangeRecorder();
+      recorder.attach(log, "report");
+      recorder.currentTest = "t";
+      assert.equal(log.capture, true);
+      const entry = (service: RequestLogEntry["service"], path: string): RequestLogEntry => ({
+        time: "",
+        service,
+        method: "GET",
+        path,
+        query: "",
+        status: 200,
+        durationMs: 1,
+        exchange: { requestHeaders: {}, responseHeaders: {} },
+      });
+      log.add(entry("arm", `${SUB}/providers/Microsoft.Storage/storageAccounts/s`));
+      log.add(entry("entra", "/tenant/oauth2/v2.0/token"));
+      log.add(entry("arm", FACTORY));
+      log.add(entry("batch", "/pools"));
+      log.clear();
+      assert.deepEqual(recorder.records.map((r) => [r.service, r.path, r.test]), [["arm", FACTORY, "t"], ["batch", "/pools", "t"]]);
+    });
+
     it("fails in strict mode, naming route, status, pointer and message", async () => {
       await assert.rejects(hooksFor("strict", [bad, bad]).afterAll.call(context), (e: Error) => {
         assert.match(e.message, /1 mismatch\(es\)|2 mismatch\(es\)/);
@@ -144,7 +171,7 @@ describe("REST spec check of captured exchanges", () => {
   describe("capture on the live local Azure", () => {
     it("records JSON bodies of ARM exchanges and keeps only Batch / Data Factory ones for the check", async () => {
       const azure = await localAzure();
-      assert.equal(azure.log.capture, true, "localAzure() turns capture on");
+      assert.equal(azure.log.capture, specCheckMode() !== "off", "localAzure() turns capture on unless the check is off");
       const recorder = new ExchangeRecorder();
       const seen: RequestLogEntry[] = [];
       const listen = (entry: RequestLogEntry) => {
