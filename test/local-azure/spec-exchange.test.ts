@@ -72,6 +72,15 @@ describe("REST spec check of captured exchanges", () => {
     assert.deepEqual(check(add("?timeout=soon", pool)).sort(), ["request query:api-version: required query parameter is missing", 'request query:timeout: must be integer, got "soon"']);
     assert.deepEqual(check(add("?api-version=2021-06-01.14.0", pool)), ["request query:api-version: api-version 2021-06-01.14.0 is not the spec's 2022-10-01.16.0"]);
     assert.deepEqual(check(add("?api-version=2022-10-01.16.0", { ...pool, vmSize: 2 })), ["request /vmSize: must be string, got 2"]);
+    const withHeaders = (headers: Record<string, string>) => {
+      const r = add("?api-version=2022-10-01.16.0", pool);
+      return { ...r, exchange: { ...r.exchange, requestHeaders: { ...r.exchange.requestHeaders, ...headers } } };
+    };
+    assert.deepEqual(check(withHeaders({ "ocp-date": "Wed, 25 Nov 2026 19:43:40 GMT", "client-request-id": "9c4d50ee-2d56-4cd3-8152-34347dc9f2b0" })), []);
+    assert.deepEqual(check(withHeaders({ "ocp-date": "2026-11-25T19:43:40Z", "client-request-id": "request-1" })), [
+      'request header:client-request-id: "request-1" is not a valid uuid',
+      'request header:ocp-date: "2026-11-25T19:43:40Z" is not a valid date-time-rfc1123',
+    ]);
     // A rejected request is not held against the client: negative tests send bad requests on purpose.
     assert.deepEqual(check({ ...add("", { id: 1 }), status: 400, exchange: { requestBody: { id: 1 }, responseBody: batchError("InvalidRequestBody"), requestHeaders: {}, responseHeaders: {} } }), []);
   });

@@ -3,7 +3,7 @@
  * the route must be an operation of the spec, the response body must match
  * the schema of its status code (or `default` for errors), and a request the
  * emulator accepted must match the operation's parameters (api-version and
- * other required query parameters, query parameter types, the body schema).
+ * other required query parameters, query and header values, the body schema).
  * Errors produced by the front door before any route (authentication,
  * authorization, throttling, injected faults, missing api-version) are
  * checked against the service's error shape instead.
@@ -35,7 +35,7 @@ export interface Mismatch {
   /** The spec operation (`operationId` and template) or, failing that, the emulator route. */
   route: string;
   part: "route" | "request" | "response";
-  /** JSON pointer into the body, or `query:<name>` for query parameters. */
+  /** JSON pointer into the body, or `query:<name>` / `header:<name>` for parameters. */
   pointer: string;
   message: string;
   test?: string;
@@ -139,6 +139,18 @@ function checkRequest(ctx: CheckContext, record: ExchangeRecord, op: SpecOperati
     }
     for (const problem of ctx.validator.validate(param.schema, coerceQueryValue(raw, param.schema))) {
       report("request", { pointer: `query:${param.name}${problem.pointer}`, message: problem.message });
+    }
+  }
+  const headers = record.exchange.requestHeaders;
+  for (const param of op.parameters.filter((p) => p.in === "header")) {
+    const raw = headers[param.name.toLowerCase()];
+    // Only a few headers are captured; an absent one is judged only when required.
+    if (raw === undefined) {
+      if (param.required) report("request", { pointer: `header:${param.name}`, message: "required header is missing" });
+      continue;
+    }
+    for (const problem of ctx.validator.validate(param.schema, coerceQueryValue(raw, param.schema))) {
+      report("request", { pointer: `header:${param.name}${problem.pointer}`, message: problem.message });
     }
   }
   const bodyParam = op.parameters.find((p) => p.in === "body");
