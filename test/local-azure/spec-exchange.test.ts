@@ -188,6 +188,8 @@ describe("REST spec check of captured exchanges", () => {
         recorder.observe(entry);
       };
       azure.log.listeners.push(listen);
+      const captureBefore = azure.log.capture;
+      azure.log.capture = true;
       try {
         const credential = new ClientSecretCredential(azure.info.tenantId, azure.info.clientId, azure.info.clientSecret, {
           authorityHost: azure.info.authorityHost,
@@ -200,6 +202,7 @@ describe("REST spec check of captured exchanges", () => {
         const batch = new BatchManagementClient(credential, azure.info.subscriptionId, { ...options, credentialScopes: ["https://management.azure.com/.default"] });
         await assert.rejects(batch.batchAccountOperations.beginCreate("rg-does-not-exist", "nobatch", { location: "westeurope" }));
       } finally {
+        azure.log.capture = captureBefore;
         azure.log.listeners.splice(azure.log.listeners.indexOf(listen), 1);
       }
       const listKeys = seen.find((e) => e.service === "arm" && e.path.endsWith("/listKeys"));
