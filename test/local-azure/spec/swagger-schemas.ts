@@ -7,6 +7,9 @@
  * - `null` is accepted for optional properties, array items and map values
  *   unless `x-nullable: false`, and for required properties only with
  *   `x-nullable: true`.
+ * `enum` stays strict even under `x-ms-enum: { modelAsString: true }`: the
+ * SDKs would accept other strings, but the emulator should answer and accept
+ * only the values the spec documents.
  */
 import { isJsonObject, type JsonObject, type SpecFile } from "./load";
 import { followRef } from "./refs";
