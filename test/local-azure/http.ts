@@ -19,6 +19,8 @@ export interface AzureRequest {
   service: ServiceName;
   method: string;
   url: URL;
+  /** The request target exactly as sent (path and query), for signature checks. */
+  rawUrl: string;
   /** Path without the query, percent-decoded segments kept as sent. */
   path: string;
   query: URLSearchParams;
@@ -50,7 +52,14 @@ export class ServiceError extends Error {
     readonly status: number,
     readonly code: string,
     message: string,
-    readonly extra: { headers?: Record<string, string>; values?: { key: string; value: string }[]; entraCodes?: number[] } = {},
+    readonly extra: {
+      headers?: Record<string, string>;
+      values?: { key: string; value: string }[];
+      entraCodes?: number[];
+      /** ARM's error.target and error.details. */
+      target?: string;
+      details?: { code: string; message: string; target?: string }[];
+    } = {},
   ) {
     super(message);
   }
@@ -191,7 +200,10 @@ export function renderError(shape: ErrorShape, err: ServiceError, requestId: str
   const headers = { ...(err.extra.headers ?? {}) };
   switch (shape) {
     case "arm":
-      return { body: { error: { code: err.code, message: err.message } }, headers: { "x-ms-failure-cause": "gateway", ...headers } };
+      return {
+        body: { error: { code: err.code, message: err.message, ...(err.extra.target ? { target: err.extra.target } : {}), ...(err.extra.details ? { details: err.extra.details } : {}) } },
+        headers: { "x-ms-failure-cause": "gateway", ...headers },
+      };
     case "batch":
       return {
         body: {
@@ -290,6 +302,7 @@ async function serve(options: ServiceOptions, req: IncomingMessage, res: ServerR
       service: options.name,
       method: req.method ?? "GET",
       url,
+      rawUrl: req.url ?? "/",
       path: url.pathname,
       query: url.searchParams,
       headers: req.headers,

@@ -14,6 +14,11 @@ import { DevOpsService, type DevOpsState } from "./devops";
 import { ArmService, type ArmState } from "./arm/core";
 import { registerStorage, type StorageState } from "./arm/storage";
 import { startAzurite, startBlobProxy, type AzuriteProcess } from "./blob";
+import { registerBatch } from "./arm/batch";
+import { SimClock } from "./batch/clock";
+import { BatchDataPlane } from "./batch/dataplane";
+import { BatchSimulation } from "./batch/simulation";
+import { createAccount, DEFAULT_TIMINGS, type BatchState } from "./batch/state";
 import { registerDataFactory } from "./arm/datafactory";
 import { DataFactoryState } from "./datafactory/state";
 import { seedReleaseFactory } from "./datafactory/seed";
@@ -53,6 +58,8 @@ export interface LocalAzureInfo {
   dataFactory: { factoryName: string };
   managedIdentity: { clientId: string; objectId: string; endpoint: string; header: string };
   devops: { oidcRequestUri: string; accessToken: string; serviceConnectionId: string };
+  /** The seeded Batch account: its data-plane URL (the account endpoint with https://) and primary key. */
+  batch: { accountName: string; accountKey: string; url: string; poolId: string };
   env: Record<string, string>;
 }
 
@@ -64,7 +71,9 @@ export interface LocalAzure {
   entra: EntraService;
   devops: DevOpsService;
   arm: ArmService;
-  state: { entra: EntraState; devops: DevOpsState; arm: ArmState; storage: StorageState; dataFactory: DataFactoryState };
+  /** The Batch simulation: seed and read accounts, pools, nodes and applications; script nodes and tasks. */
+  batch: BatchSimulation;
+  state: { entra: EntraState; devops: DevOpsState; arm: ArmState; storage: StorageState; dataFactory: DataFactoryState; batch: BatchState };
   /** Registers another app (service principal) and returns it. */
   addApp(options?: Partial<AppRegistration>): AppRegistration;
   close(): Promise<void>;
@@ -110,27 +119,56 @@ export async function startLocalAzure(options: LocalAzureOptions = {}): Promise<
   const storageAccount = { name: "releasestore", resourceGroup: "rg-batch-release", location: "westeurope", keys: [crypto.randomBytes(64).toString("base64"), crypto.randomBytes(64).toString("base64")] as [string, string], allowSharedKeyAccess: true, created: new Date().toISOString() };
   const storageState: StorageState = { accounts: new Map([[storageAccount.name, storageAccount]]), blobBaseUrl: "" };
 
+  const batchAccount = createAccount({
+    name: "releasebatch",
+    resourceGroup: "rg-batch-release",
+    location: "westeurope",
+    autoStorage: { storageAccountName: storageAccount.name, authenticationMode: "StorageKeys" },
+  });
+  const batchState: BatchState = {
+    accounts: new Map([[batchAccount.name, batchAccount]]),
+    defaultAccountName: batchAccount.name,
+    url: "",
+    timings: { ...DEFAULT_TIMINGS },
+  };
+  const clock = new SimClock(options.msPerSimulatedSecond ?? 20);
+  const batch = new BatchSimulation(batchState, clock);
+  const seededPool = batch.addPool(batchAccount, {
+    id: "adf-pool",
+    vmSize: "STANDARD_D2S_V3",
+    virtualMachineConfiguration: {
+      imageReference: { publisher: "canonical", offer: "0001-com-ubuntu-server-focal", sku: "20_04-lts", version: "latest" },
+      nodeAgentSKUId: "batch.node.ubuntu 20.04",
+    },
+    targetDedicatedNodes: 0,
+    enableAutoScale: false,
+  });
+
   const entra = new EntraService(entraState);
   const devops = new DevOpsService(devopsState);
   const arm = new ArmService(armState, entra);
   registerStorage(arm, storageState);
+  const batchDataPlane = new BatchDataPlane(batch, entra);
   const dataFactoryState = new DataFactoryState({ tenantId, msPerSimulatedSecond: options.msPerSimulatedSecond, blobBaseUrl: () => storageState.blobBaseUrl });
   registerDataFactory(arm, dataFactoryState);
   seedReleaseFactory(dataFactoryState, { factoryName: "release-adf", resourceGroup: "rg-batch-release", location: "westeurope", storageAccountName: storageAccount.name, batchAccountName: "releasebatch", poolName: "adf-pool" });
 
-  const started: { close(): Promise<void> }[] = [];
+  const started: { close(): Promise<void> }[] = [{ close: async () => clock.close() }];
   try {
     const azuritePromise = startAzurite({
       tls,
       accounts: [...storageState.accounts.values()].map((a) => ({ name: a.name, key: a.keys[0] })),
       location: options.blobsOnDisk ? path.join(workDir, "azurite") : undefined,
     });
-    const [entraHost, devopsHost, armHost] = await Promise.all([
+    const [entraHost, devopsHost, armHost, batchHost] = await Promise.all([
       startService({ name: "entra", tls, errorShape: "entra", log, faults, handle: (r) => entra.handle(r) }),
       startService({ name: "devops", tls, errorShape: "plain", log, faults, handle: (r) => devops.handle(r), requestIdHeader: "activityid" }),
       startService({ name: "arm", tls, errorShape: "arm", log, faults, handle: (r) => arm.handle(r), requestIdHeader: "x-ms-request-id" }),
+      startService({ name: "batch", tls, errorShape: "batch", log, faults, handle: (r) => batchDataPlane.handle(r), requestIdHeader: "request-id" }),
     ]);
-    started.push(entraHost, devopsHost, armHost);
+    started.push(entraHost, devopsHost, armHost, batchHost);
+    batchState.url = batchHost.url;
+    registerBatch(arm, { sim: batch, storage: storageState, entra, tls });
     const azurite: AzuriteProcess = await azuritePromise;
     started.push(azurite);
     const blobHost: ServiceHost = await startBlobProxy({ tls, azuritePort: azurite.port, faults, log, entra, arm: armState, storage: storageState });
@@ -187,6 +225,7 @@ export async function startLocalAzure(options: LocalAzureOptions = {}): Promise<
       dataFactory: { factoryName: "release-adf" },
       managedIdentity: { clientId: mi.clientId, objectId: mi.objectId, endpoint: msiEndpoint, header: entraState.identityHeader },
       devops: { oidcRequestUri: devops.oidcRequestUri, accessToken: devopsState.accessToken, serviceConnectionId: connectionId },
+      batch: { accountName: batchAccount.name, accountKey: batchAccount.keys.primary, url: batchHost.url, poolId: seededPool.id },
       env,
     };
     return {
@@ -197,7 +236,8 @@ export async function startLocalAzure(options: LocalAzureOptions = {}): Promise<
       entra,
       devops,
       arm,
-      state: { entra: entraState, devops: devopsState, arm: armState, storage: storageState, dataFactory: dataFactoryState },
+      batch,
+      state: { entra: entraState, devops: devopsState, arm: armState, storage: storageState, dataFactory: dataFactoryState, batch: batchState },
       addApp(partial = {}) {
         const app: AppRegistration = { clientId: uuid(), objectId: uuid(), displayName: "app", secrets: [secret()], certificates: [], federatedCredentials: [], ...partial };
         entraState.apps.set(app.clientId, app);
