@@ -7,8 +7,12 @@ export interface Cancellation {
   dispose(): void;
 }
 
+import { setMaxListeners } from "node:events";
+
 export function cancelOnSignals(signals: NodeJS.Signals[] = ["SIGINT", "SIGTERM"]): Cancellation {
   const controller = new AbortController();
+  // Every concurrent request listens to this one signal.
+  setMaxListeners(0, controller.signal);
   const onSignal = (name: NodeJS.Signals) => controller.abort(new Error(`Received ${name}`));
   for (const s of signals) process.on(s, onSignal);
   return {

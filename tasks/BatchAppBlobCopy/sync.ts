@@ -12,6 +12,7 @@ import { lookup as lookupMimeType } from "mime-types";
 import type { ContainerClient } from "@azure/storage-blob";
 import type { SourceFile } from "../../runtime/files";
 import { TaskError, CancelledError } from "../../runtime/errors";
+import { retryThrottled } from "../../runtime/retry";
 
 export interface ExistingBlob {
   size: number;
@@ -107,7 +108,8 @@ async function forEachLimited<T>(items: T[], limit: number, work: (item: T) => P
 }
 
 export async function syncFiles(container: ContainerClient, files: SourceFile[], options: SyncOptions, events: SyncEvents = {}): Promise<SyncResult> {
-  const { containerExists, blobs: existing } = await listExistingBlobs(container, options.prefix, options.signal);
+  const retry = <T>(operation: () => Promise<T>) => retryThrottled(operation, { signal: options.signal });
+  const { containerExists, blobs: existing } = await retry(() => listExistingBlobs(container, options.prefix, options.signal));
   const stale = options.deleteStale ? staleBlobNames(files, existing) : [];
   if (stale.length > options.maxDeletes) {
     throw new TaskError(
@@ -116,7 +118,7 @@ export async function syncFiles(container: ContainerClient, files: SourceFile[],
         `Check sourceFolder and blobPrefix, or raise maxDeletes if this is intended. First few: ${stale.slice(0, 5).join(", ")}.`,
     );
   }
-  if (!options.dryRun && !containerExists) await container.createIfNotExists({ abortSignal: options.signal });
+  if (!options.dryRun && !containerExists) await retry(() => container.createIfNotExists({ abortSignal: options.signal }));
 
   const result: SyncResult = { uploaded: 0, skipped: 0, deleted: 0, bytesUploaded: 0, uploadedNames: [], deletedNames: [] };
   await forEachLimited(
@@ -136,7 +138,8 @@ export async function syncFiles(container: ContainerClient, files: SourceFile[],
         events.onPlanLine?.(`Would upload ${file.relativePath} (${file.size} bytes, ${reason})`);
       } else {
         let sent = 0;
-        await container.getBlockBlobClient(options.prefix + file.relativePath).uploadFile(file.absolutePath, {
+        // A whole-file retry is safe: the blob only changes when its block list commits.
+        await retry(() => container.getBlockBlobClient(options.prefix + file.relativePath).uploadFile(file.absolutePath, {
           blockSize: options.blockSizeBytes,
           maxSingleShotSize: options.blockSizeBytes,
           concurrency: 4,
@@ -146,7 +149,7 @@ export async function syncFiles(container: ContainerClient, files: SourceFile[],
             events.onBytes?.(p.loadedBytes - sent);
             sent = p.loadedBytes;
           } : undefined,
-        });
+        }));
         if (options.mode === "copy" && sent < file.size) events.onBytes?.(file.size - sent);
       }
       result.uploaded++;
@@ -167,7 +170,7 @@ export async function syncFiles(container: ContainerClient, files: SourceFile[],
         stale,
         options.concurrency,
         async (name) => {
-          await container.deleteBlob(options.prefix + name, { deleteSnapshots: "include", abortSignal: options.signal }).catch((e: { statusCode?: number }) => {
+          await retry(() => container.deleteBlob(options.prefix + name, { deleteSnapshots: "include", abortSignal: options.signal })).catch((e: { statusCode?: number }) => {
             // Already gone (an earlier, interrupted run deleted it): that is the goal.
             if (e.statusCode !== 404) throw e;
           });

@@ -4,6 +4,7 @@ import { pollUntil } from "../../runtime/poll";
 import { describeError, InputError, TimeoutError, CancelledError } from "../../runtime/errors";
 import { TransferProgress } from "../../runtime/progress";
 import { renderMarkdown } from "../../runtime/summary";
+import { retryThrottled } from "../../runtime/retry";
 
 describe("runtime: inputs, polling, errors, progress, summary", () => {
   const manifest = { inputs: [{ name: "count", label: "Count" }, { name: "mode", label: "Mode", defaultValue: "sync" }, { name: "flag", label: "Flag" }] };
@@ -85,5 +86,33 @@ describe("runtime: inputs, polling, errors, progress, summary", () => {
   it("renders the summary table in Markdown, escaping pipes", () => {
     const md = renderMarkdown({ title: "Copy", rows: [["Target", "a|b"], ["Uploaded", "3"]] });
     assert.equal(md, "### Copy\n\n| | |\n|---|---|\n| Target | a\\|b |\n| Uploaded | 3 |\n");
+  });
+});
+
+describe("runtime: throttling retries", () => {
+  const throttled = (status: number, retryAfter?: string) =>
+    Object.assign(new Error("busy"), { statusCode: status, response: { headers: { get: (n: string) => (n === "retry-after" ? retryAfter : undefined) } } });
+
+  it("waits Retry-After on 429 and 503, and gives up on other errors", async () => {
+    let calls = 0;
+    const started = Date.now();
+    const value = await retryThrottled(async () => {
+      calls++;
+      if (calls === 1) throw throttled(429, "1");
+      if (calls === 2) throw throttled(503, "0");
+      return "done";
+    });
+    assert.equal(value, "done");
+    assert.equal(calls, 3);
+    assert.ok(Date.now() - started >= 950, "waited the second Retry-After asked for");
+    let other = 0;
+    await assert.rejects(retryThrottled(async () => {
+      other++;
+      throw throttled(500);
+    }), /busy/);
+    assert.equal(other, 1, "a 500 is not a throttle");
+    await assert.rejects(retryThrottled(async () => {
+      throw throttled(429, "0");
+    }, { maxAttempts: 3 }), /busy/);
   });
 });

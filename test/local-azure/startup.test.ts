@@ -1,0 +1,58 @@
+import { strict as assert } from "node:assert";
+import { spawn } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { startLocalAzure } from ".";
+import { REPO_ROOT } from "../harness/run-task";
+
+describe("local Azure: start-up and the command line", function () {
+  this.timeout(60_000);
+
+  it("starts in under 3 seconds and stops cleanly", async () => {
+    const started = Date.now();
+    const azure = await startLocalAzure();
+    const elapsed = Date.now() - started;
+    try {
+      assert.ok(elapsed < 3000, `started in ${elapsed} ms`);
+      const res = await fetch(`${azure.info.authorityHost}/${azure.info.tenantId}/v2.0/.well-known/openid-configuration`);
+      assert.equal(res.status, 200);
+    } finally {
+      await azure.close();
+    }
+  });
+
+  it("`npm run local-azure` prints one JSON line with endpoints, names, credentials and the task environment", async () => {
+    const child = spawn(process.execPath, [require.resolve("tsx/cli"), path.join(REPO_ROOT, "test", "local-azure", "cli.ts")], {
+      cwd: REPO_ROOT,
+      env: { ...process.env, LOCAL_AZURE_TLS_DIR: "", NODE_EXTRA_CA_CERTS: "" },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    const line = await new Promise<string>((resolve, reject) => {
+      let out = "";
+      child.stdout.on("data", (d: Buffer) => {
+        out += d.toString();
+        const nl = out.indexOf("\n");
+        if (nl >= 0) resolve(out.slice(0, nl));
+      });
+      child.on("exit", (code) => reject(new Error(`exited ${code} before printing`)));
+      setTimeout(() => reject(new Error("no JSON line within 30 s")), 30_000);
+    });
+    const info = JSON.parse(line) as Record<string, unknown> & { env: Record<string, string>; storage: { blobUrl: string }; caCertPath: string };
+    try {
+      assert.equal(info.ready, true);
+      for (const key of ["authorityHost", "armUrl", "tenantId", "clientId", "clientSecret", "subscriptionId", "resourceGroup"]) assert.ok(info[key], key);
+      assert.match(info.storage.blobUrl, /^https:\/\/127\.0\.0\.1:\d+\/releasestore$/);
+      assert.ok(fs.existsSync(info.caCertPath));
+      assert.equal(info.env.NODE_EXTRA_CA_CERTS, info.caCertPath);
+      assert.match(info.env.ENDPOINT_URL_LocalAzure, /^https:\/\/127\.0\.0\.1:\d+\/$/);
+      assert.ok(info.env.ENDPOINT_AUTH_LocalAzure);
+      assert.ok(info.env.ENDPOINT_DATA_LocalAzure_SUBSCRIPTIONID);
+      assert.ok(info.env.SYSTEM_OIDCREQUESTURI);
+    } finally {
+      const exited = new Promise((r) => child.on("exit", r));
+      child.kill("SIGINT");
+      await exited;
+    }
+    assert.equal(fs.existsSync(info.caCertPath), false, "the temp folder is removed on exit");
+  });
+});
