@@ -1,0 +1,84 @@
+/**
+ * Azure Batch for the tasks: the account found through ARM (by name or id in
+ * the connection's subscription), the management client, and a data-plane
+ * client signed in with Entra ID (Batch's own audience) or the account key.
+ */
+import { BatchManagementClient, type BatchAccount } from "@azure/arm-batch";
+import { BatchServiceClient, BatchSharedKeyCredentials } from "@azure/batch";
+import { AzureIdentityCredentialAdapter } from "@azure/ms-rest-js";
+import { describeError, errorStatus, TaskError } from "./errors";
+import type { InputReader } from "./inputs";
+import type { AzureSession } from "./session";
+
+export interface ResolvedBatchAccount {
+  name: string;
+  resourceGroup: string;
+  id: string;
+  /** https://<account>.<region>.batch.azure.com */
+  url: string;
+}
+
+export type BatchAuth = "entra" | "sharedKey";
+
+export function batchManagementClient(session: AzureSession): BatchManagementClient {
+  const cloud = session.connection.cloud;
+  return new BatchManagementClient(session.credential, session.connection.subscriptionId, {
+    endpoint: cloud.resourceManagerUrl,
+    credentialScopes: [cloud.resourceManagerScope],
+  });
+}
+
+const RESOURCE_ID = /^\/subscriptions\/[^/]+\/resourceGroups\/([^/]+)\/providers\/Microsoft\.Batch\/batchAccounts\/([^/]+)$/i;
+
+export async function resolveBatchAccount(session: AzureSession, reader: InputReader, inputName: string, nameOrId: string): Promise<ResolvedBatchAccount> {
+  const client = batchManagementClient(session);
+  const byId = RESOURCE_ID.exec(nameOrId);
+  let account: BatchAccount | undefined;
+  try {
+    if (byId) {
+      account = await client.batchAccountOperations.get(byId[1], byId[2]);
+    } else {
+      const seen: string[] = [];
+      for await (const a of client.batchAccountOperations.list()) {
+        seen.push(a.name ?? "");
+        if (a.name?.toLowerCase() === nameOrId.toLowerCase()) {
+          account = a;
+          break;
+        }
+      }
+      if (!account) {
+        reader.fail(
+          inputName,
+          `no Batch account named '${nameOrId}' in subscription '${session.connection.subscriptionName ?? session.connection.subscriptionId}'.` +
+            (seen.length ? ` The service connection can see: ${seen.slice(0, 20).join(", ")}.` : " The service connection sees no Batch accounts there; it needs at least the Reader role."),
+        );
+      }
+    }
+  } catch (e) {
+    if (errorStatus(e) === 404) reader.fail(inputName, `Batch account '${nameOrId}' was not found (${describeError(e)}).`);
+    if (errorStatus(e) === 403) throw new TaskError("AuthorizationFailed", `The service connection may not read Batch account '${nameOrId}': ${describeError(e)}. Grant it the Reader role on the account.`);
+    throw e;
+  }
+  if (!account.accountEndpoint) throw new TaskError("NoAccountEndpoint", `Batch account '${account.name}' has no account endpoint yet (provisioning state ${account.provisioningState}).`);
+  const id = account.id ?? "";
+  return { name: account.name ?? nameOrId, resourceGroup: RESOURCE_ID.exec(id)?.[1] ?? "", id, url: `https://${account.accountEndpoint}` };
+}
+
+export async function batchServiceClient(session: AzureSession, account: ResolvedBatchAccount, auth: BatchAuth): Promise<BatchServiceClient> {
+  if (auth === "sharedKey") {
+    let key: string | undefined;
+    try {
+      key = (await batchManagementClient(session).batchAccountOperations.getKeys(account.resourceGroup, account.name)).primary;
+    } catch (e) {
+      if (errorStatus(e) === 403) {
+        throw new TaskError("AuthorizationFailed", `The service connection may not read the keys of Batch account '${account.name}': ${describeError(e)}. Grant it Contributor on the account, or use Entra ID.`);
+      }
+      throw e;
+    }
+    if (!key) throw new TaskError("NoAccountKey", `Batch account '${account.name}' returned no key (shared key access may be disabled). Use Entra ID.`);
+    session.setSecret(key);
+    return new BatchServiceClient(new BatchSharedKeyCredentials(account.name, key), account.url);
+  }
+  // @azure/batch asks a TokenCredential for the ARM scope unless told Batch's own.
+  return new BatchServiceClient(new AzureIdentityCredentialAdapter(session.credential, session.connection.cloud.batchScope), account.url);
+}
