@@ -14,8 +14,8 @@ import { specValidator } from "./validate";
 
 export type SpecCheckMode = "strict" | "report" | "off";
 
-/** Switch to "strict" once every emulator route matches the specs. */
-export const DEFAULT_SPEC_CHECK_MODE: SpecCheckMode = "report";
+/** A mismatch fails the run; LOCAL_AZURE_SPEC_CHECK=report only prints while a new route is reconciled. */
+export const DEFAULT_SPEC_CHECK_MODE: SpecCheckMode = "strict";
 
 export function specCheckMode(env: NodeJS.ProcessEnv = process.env): SpecCheckMode {
   const value = env.LOCAL_AZURE_SPEC_CHECK?.trim().toLowerCase();
