@@ -9,7 +9,7 @@
  * checked against the service's error shape instead.
  */
 import type { CapturedExchange, ServiceName } from "../http";
-import type { OperationIndex, SpecOperation } from "./operations";
+import type { OperationIndex, OperationLookup, SpecOperation } from "./operations";
 import type { SchemaValidator, SchemaProblem } from "./validate";
 
 export interface ExchangeRecord {
@@ -109,7 +109,7 @@ function errorSchemaRef(ctx: CheckContext, scope: SpecScope, path: string): stri
 }
 
 /** Batch clients may address an account below a path prefix (`/<account>/pools`); the spec paths start at `/pools`. */
-function lookup(ctx: CheckContext, scope: SpecScope, method: string, path: string) {
+export function findOperation(ctx: CheckContext, scope: SpecScope, method: string, path: string): OperationLookup {
   const direct = ctx.operations.find(scope, method, path);
   if (direct.kind === "found" || scope !== "batch") return direct;
   const unprefixed = path.replace(/^\/[^/]+(?=\/)/, "");
@@ -209,7 +209,7 @@ export function checkExchange(ctx: CheckContext, record: ExchangeRecord): Mismat
     return mismatches;
   }
 
-  const found = lookup(ctx, scope, record.method, record.path);
+  const found = findOperation(ctx, scope, record.method, record.path);
   if (found.kind !== "found" && record.method === "GET" && ctx.pollingPaths?.has(record.path.toLowerCase())) return mismatches;
   if (found.kind === "no-path") {
     report("route", { pointer: "", message: `no operation in the spec for ${record.method} ${record.path}` });

@@ -8,7 +8,8 @@
  * "report" prints the mismatches; "strict" also fails the run.
  */
 import type { RequestLog, RequestLogEntry } from "../http";
-import { checkExchange, pollingPathsOf, specScope, type ExchangeRecord, type Mismatch } from "./check-exchange";
+import { checkExchange, findOperation, pollingPathsOf, specScope, type ExchangeRecord, type Mismatch } from "./check-exchange";
+import type { LoadedSpecs } from "./load";
 import { OperationIndex } from "./operations";
 import { specValidator } from "./validate";
 
@@ -66,7 +67,7 @@ export async function checkRecords(records: ExchangeRecord[]): Promise<SpecCheck
   const covered = new Map<string, number>();
   for (const record of records) {
     const scope = specScope(record);
-    const found = scope ? ctx.operations.find(scope, record.method, record.path) : undefined;
+    const found = scope ? findOperation(ctx, scope, record.method, record.path) : undefined;
     if (found?.kind === "found") {
       const key = `${found.operation.spec}:${found.operation.operationId}`;
       covered.set(key, (covered.get(key) ?? 0) + 1);
@@ -75,10 +76,14 @@ export async function checkRecords(records: ExchangeRecord[]): Promise<SpecCheck
   return { checked: records.length, mismatches, covered, durationMs: Date.now() - started };
 }
 
-let index: { specs: object; operations: OperationIndex } | undefined;
-function operationIndex(specs: ConstructorParameters<typeof OperationIndex>[0]): OperationIndex {
-  if (index?.specs !== specs) index = { specs, operations: new OperationIndex(specs) };
-  return index.operations;
+const indexes = new WeakMap<LoadedSpecs, OperationIndex>();
+function operationIndex(specs: LoadedSpecs): OperationIndex {
+  let index = indexes.get(specs);
+  if (!index) {
+    index = new OperationIndex(specs);
+    indexes.set(specs, index);
+  }
+  return index;
 }
 
 /** One line per distinct mismatch: route, status, part, pointer, message, count and first test. */
