@@ -333,6 +333,25 @@ describe("BatchAppBlobCopy@1", function () {
     for (const [name, content] of Object.entries(files)) assert.equal(blobs.get(name)?.md5, md5(content), name);
   });
 
+  it("stops promptly when the agent cancels it (SIGINT), and a re-run completes", async () => {
+    const { container, source, files } = scenario();
+    fs.mkdirSync(path.join(source, "bulk"));
+    for (let i = 0; i < 80; i++) {
+      files[`bulk/part${i}.dat`] = crypto.randomBytes(10_000);
+      fs.writeFileSync(path.join(source, `bulk/part${i}.dat`), files[`bulk/part${i}.dat`]);
+    }
+    azure.faults.add({ service: "blob", kind: "slow", method: "PUT", delayMs: 300, path: new RegExp(`/${container}/.+`) });
+    const cancelled = await run({ sourceFolder: source, containerName: container, concurrency: 2 }, { cancelWhen: (line) => line.startsWith("Syncing:") });
+    azure.faults.reset();
+    assert.equal(cancelled.result, "Failed");
+    assert.match(cancelled.message ?? "", /cancelled/i);
+    assert.ok(cancelled.durationMs < 10_000, `stopped in ${cancelled.durationMs} ms`);
+    const r = await run({ sourceFolder: source, containerName: container });
+    assert.equal(r.result, "Succeeded", explain(r));
+    const blobs = await blobsUnder(keyed.getContainerClient(container), "");
+    for (const [name, content] of Object.entries(files)) assert.equal(blobs.get(name)?.md5, md5(content), name);
+  });
+
   describe("bad input fails before anything changes in Azure, naming the input and the fix", () => {
     const cases: { title: string; inputs: (s: { source: string; container: string }) => TaskRunOptions["inputs"]; message: RegExp }[] = [
       { title: "missing source folder", inputs: (s) => ({ sourceFolder: path.join(s.source, "nope"), containerName: s.container }), message: /Input 'sourceFolder' \(Source folder\): '.*nope' does not exist/ },
