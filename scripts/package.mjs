@@ -7,7 +7,7 @@
 // EXTENSION_PUBLISHER, EXTENSION_ID, EXTENSION_SHARE_WITH, EXTENSION_DEV=true.
 // The dev variant gets its own extension id, task names and task GUIDs, so it
 // installs beside the production extension.
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -98,8 +98,11 @@ if (args.publish) {
   const share = shareWith.length ? ["--share-with", ...shareWith] : [];
   execFileSync(process.execPath, [tfx, "extension", "publish", ...common, "--output-path", outDir, "--token", token, ...share], { stdio: "inherit", env });
 } else {
-  const out = execFileSync(process.execPath, [tfx, "extension", "create", ...common, "--output-path", outDir, "--json"], { env, encoding: "utf8" });
-  const result = JSON.parse(out.slice(out.indexOf("{")));
+  const run = spawnSync(process.execPath, [tfx, "extension", "create", ...common, "--output-path", outDir, "--json"], { env, encoding: "utf8" });
+  if (run.status !== 0) throw new Error(`tfx failed:\n${run.stdout}\n${run.stderr}`);
+  // A warning from tfx is a packaging defect here, not noise.
+  if (/warn/i.test(run.stderr) || /warn/i.test(run.stdout.slice(0, run.stdout.indexOf("{")))) throw new Error(`tfx warned:\n${run.stderr}${run.stdout}`);
+  const result = JSON.parse(run.stdout.slice(run.stdout.indexOf("{")));
   const size = fs.statSync(result.path).size;
   console.log(`${path.relative(root, result.path)}: ${publisher}.${extensionId} ${version}, ${tasks.length} task(s), ${(size / 1024 / 1024).toFixed(2)} MiB`);
   if (shareWith.length) console.log(`Share with ${shareWith.join(", ")} when publishing: npm run package -- --publish --share-with ${shareWith.join(",")}`);
