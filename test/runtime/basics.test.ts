@@ -2,7 +2,7 @@ import { strict as assert } from "node:assert";
 import { InputReader } from "../../runtime/inputs";
 import { pollUntil } from "../../runtime/poll";
 import { describeError, InputError, TimeoutError, CancelledError } from "../../runtime/errors";
-import { TransferProgress } from "../../runtime/progress";
+import { TransferProgress, formatBytes, formatDuration } from "../../runtime/progress";
 import { renderMarkdown } from "../../runtime/summary";
 import { retryThrottled } from "../../runtime/retry";
 
@@ -114,5 +114,16 @@ describe("runtime: throttling retries", () => {
     await assert.rejects(retryThrottled(async () => {
       throw throttled(429, "0");
     }, { maxAttempts: 3 }), /busy/);
+  });
+});
+
+describe("runtime: formatting", () => {
+  it("formats bytes and durations for people", () => {
+    assert.equal(formatBytes(902.43), "902 B");
+    assert.equal(formatBytes(1536), "1.5 KB");
+    assert.equal(formatBytes(5 * 1024 ** 3), "5.0 GB");
+    assert.equal(formatDuration(59_400), "59 s");
+    assert.equal(formatDuration(125_000), "2 min 5 s");
+    assert.equal(formatDuration(3_900_000), "1 h 5 min");
   });
 });
