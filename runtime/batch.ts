@@ -7,6 +7,7 @@ import { BatchManagementClient, type BatchAccount } from "@azure/arm-batch";
 import { BatchServiceClient, BatchSharedKeyCredentials } from "@azure/batch";
 import { AzureIdentityCredentialAdapter } from "@azure/ms-rest-js";
 import { describeError, errorStatus, TaskError } from "./errors";
+import { findArmResource } from "./arm-resources";
 import type { InputReader } from "./inputs";
 import type { AzureSession } from "./session";
 
@@ -32,36 +33,15 @@ const RESOURCE_ID = /^\/subscriptions\/[^/]+\/resourceGroups\/([^/]+)\/providers
 
 export async function resolveBatchAccount(session: AzureSession, reader: InputReader, inputName: string, nameOrId: string): Promise<ResolvedBatchAccount> {
   const client = batchManagementClient(session);
-  const byId = RESOURCE_ID.exec(nameOrId);
-  let account: BatchAccount | undefined;
-  try {
-    if (byId) {
-      account = await client.batchAccountOperations.get(byId[1], byId[2]);
-    } else {
-      const seen: string[] = [];
-      for await (const a of client.batchAccountOperations.list()) {
-        seen.push(a.name ?? "");
-        if (a.name?.toLowerCase() === nameOrId.toLowerCase()) {
-          account = a;
-          break;
-        }
-      }
-      if (!account) {
-        reader.fail(
-          inputName,
-          `no Batch account named '${nameOrId}' in subscription '${session.connection.subscriptionName ?? session.connection.subscriptionId}'.` +
-            (seen.length ? ` The service connection can see: ${seen.slice(0, 20).join(", ")}.` : " The service connection sees no Batch accounts there; it needs at least the Reader role."),
-        );
-      }
-    }
-  } catch (e) {
-    if (errorStatus(e) === 404) reader.fail(inputName, `Batch account '${nameOrId}' was not found (${describeError(e)}).`);
-    if (errorStatus(e) === 403) throw new TaskError("AuthorizationFailed", `The service connection may not read Batch account '${nameOrId}': ${describeError(e)}. Grant it the Reader role on the account.`);
-    throw e;
-  }
-  if (!account.accountEndpoint) throw new TaskError("NoAccountEndpoint", `Batch account '${account.name}' has no account endpoint yet (provisioning state ${account.provisioningState}).`);
-  const id = account.id ?? "";
-  return { name: account.name ?? nameOrId, resourceGroup: RESOURCE_ID.exec(id)?.[1] ?? "", id, url: `https://${account.accountEndpoint}` };
+  const found = await findArmResource<BatchAccount>(session, reader, inputName, nameOrId, {
+    kind: "Batch account",
+    idPattern: RESOURCE_ID,
+    get: (rg, name) => client.batchAccountOperations.get(rg, name),
+    list: () => client.batchAccountOperations.list(),
+  });
+  const endpoint = found.resource.accountEndpoint;
+  if (!endpoint) throw new TaskError("NoAccountEndpoint", `Batch account '${found.name}' has no account endpoint yet (provisioning state ${found.resource.provisioningState}).`);
+  return { name: found.name, resourceGroup: found.resourceGroup, id: found.id, url: `https://${endpoint}` };
 }
 
 export async function batchServiceClient(session: AzureSession, account: ResolvedBatchAccount, auth: BatchAuth): Promise<BatchServiceClient> {

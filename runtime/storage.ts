@@ -6,7 +6,8 @@
  */
 import { StorageManagementClient, type StorageAccount } from "@azure/arm-storage";
 import { AnonymousCredential, BlobServiceClient, StorageSharedKeyCredential, type StoragePipelineOptions } from "@azure/storage-blob";
-import { describeError, errorStatus, InputError, TaskError } from "./errors";
+import { describeError, errorStatus, TaskError } from "./errors";
+import { findArmResource } from "./arm-resources";
 import type { AzureSession } from "./session";
 import type { InputReader } from "./inputs";
 
@@ -40,41 +41,15 @@ const RESOURCE_ID = /^\/subscriptions\/[^/]+\/resourceGroups\/([^/]+)\/providers
 /** Finds a storage account by name (or full resource id) in the connection's subscription. */
 export async function resolveStorageAccount(session: AzureSession, reader: InputReader, inputName: string, nameOrId: string): Promise<ResolvedStorageAccount> {
   const client = storageClient(session);
-  const byId = RESOURCE_ID.exec(nameOrId);
-  let account: StorageAccount | undefined;
-  try {
-    if (byId) {
-      account = await client.storageAccounts.getProperties(byId[1], byId[2]);
-    } else {
-      const seen: string[] = [];
-      for await (const a of client.storageAccounts.list()) {
-        seen.push(a.name ?? "");
-        if (a.name?.toLowerCase() === nameOrId.toLowerCase()) {
-          account = a;
-          break;
-        }
-      }
-      if (!account) {
-        const subscription = session.connection.subscriptionName ?? session.connection.subscriptionId;
-        reader.fail(
-          inputName,
-          `no storage account named '${nameOrId}' in subscription '${subscription}'.` +
-            (seen.length ? ` The service connection can see: ${seen.slice(0, 20).join(", ")}.` : " The service connection sees no storage accounts there; it needs at least the Reader role."),
-        );
-      }
-    }
-  } catch (e) {
-    if (e instanceof InputError) throw e;
-    if (errorStatus(e) === 404) reader.fail(inputName, `storage account '${nameOrId}' was not found (${describeError(e)}).`);
-    if (errorStatus(e) === 403) {
-      throw new TaskError("AuthorizationFailed", `The service connection may not read storage account '${nameOrId}': ${describeError(e)}. Grant it the Reader role on the account (or its resource group).`);
-    }
-    throw e;
-  }
-  const id = account.id ?? "";
-  const blobEndpoint = account.primaryEndpoints?.blob;
-  if (!blobEndpoint) throw new TaskError("NoBlobEndpoint", `Storage account '${account.name}' has no Blob endpoint (kind ${account.kind}).`);
-  return { name: account.name ?? nameOrId, resourceGroup: RESOURCE_ID.exec(id)?.[1] ?? "", id, blobEndpoint };
+  const found = await findArmResource<StorageAccount>(session, reader, inputName, nameOrId, {
+    kind: "storage account",
+    idPattern: RESOURCE_ID,
+    get: (rg, name) => client.storageAccounts.getProperties(rg, name),
+    list: () => client.storageAccounts.list(),
+  });
+  const blobEndpoint = found.resource.primaryEndpoints?.blob;
+  if (!blobEndpoint) throw new TaskError("NoBlobEndpoint", `Storage account '${found.name}' has no Blob endpoint (kind ${found.resource.kind}).`);
+  return { name: found.name, resourceGroup: found.resourceGroup, id: found.id, blobEndpoint };
 }
 
 async function listAccountKey(session: AzureSession, account: ResolvedStorageAccount): Promise<string> {

@@ -3,25 +3,17 @@ import * as crypto from "node:crypto";
 import * as zlib from "node:zlib";
 import { BatchManagementClient } from "@azure/arm-batch";
 import { BatchServiceClient, BatchSharedKeyCredentials } from "@azure/batch";
-import { ClientSecretCredential } from "@azure/identity";
 import { BlockBlobClient } from "@azure/storage-blob";
 import { localAzure, resetLocalAzure } from "../fixture";
 import type { LocalAzure } from ".";
+import { localCredential, rejectsWith } from "../harness/azure-test";
 import type { PoolRecord } from "./batch/state";
 
 const ARM_SCOPE = "https://management.azure.com/.default";
 
 type RestErr = { statusCode?: number; code?: string; details?: { error?: { details?: { target?: string }[]; target?: string } } };
 
-async function rejects(promise: Promise<unknown>, check: (e: RestErr) => void): Promise<void> {
-  try {
-    await promise;
-  } catch (e) {
-    check(e as RestErr);
-    return;
-  }
-  assert.fail("expected the call to fail");
-}
+const rejects = (promise: Promise<unknown>, check: (e: RestErr) => void) => rejectsWith<RestErr>(promise, check);
 
 /** A stored (uncompressed) zip of the given files. */
 export function makeZip(files: Record<string, string>): Buffer {
@@ -72,7 +64,7 @@ describe("local Azure: Microsoft.Batch on ARM", function () {
 
   before(async () => {
     azure = await localAzure();
-    const credential = new ClientSecretCredential(azure.info.tenantId, azure.info.clientId, azure.info.clientSecret, { authorityHost: azure.info.authorityHost, disableInstanceDiscovery: true });
+    const credential = localCredential(azure);
     arm = new BatchManagementClient(credential, azure.info.subscriptionId, { endpoint: azure.info.armUrl, credentialScopes: [ARM_SCOPE], retryOptions: { maxRetries: 0 } });
     data = new BatchServiceClient(new BatchSharedKeyCredentials(azure.info.batch.accountName, azure.info.batch.accountKey), azure.info.batch.url);
     savedMs = azure.batch.clock.msPerSimulatedSecond;

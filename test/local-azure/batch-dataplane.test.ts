@@ -2,24 +2,16 @@ import { strict as assert } from "node:assert";
 import * as crypto from "node:crypto";
 import { BatchServiceClient, BatchSharedKeyCredentials, type BatchServiceModels } from "@azure/batch";
 import { AzureIdentityCredentialAdapter, ServiceClient, TokenCredentials, WebResource, exponentialRetryPolicy } from "@azure/ms-rest-js";
-import { ClientSecretCredential } from "@azure/identity";
 import { localAzure, resetLocalAzure } from "../fixture";
 import type { LocalAzure } from ".";
+import { localCredential, rejectsWith } from "../harness/azure-test";
 import type { NodeRecord, PoolRecord, TaskRecord } from "./batch/state";
 
 const BATCH_SCOPE = "https://batch.core.windows.net//.default";
 
 type RestErr = { statusCode?: number; code?: string; body?: { code?: string; message?: { value?: string }; values?: { key: string; value: string }[] } };
 
-async function rejects(promise: Promise<unknown>, check: (e: RestErr) => void): Promise<void> {
-  try {
-    await promise;
-  } catch (e) {
-    check(e as RestErr);
-    return;
-  }
-  assert.fail("expected the call to fail");
-}
+const rejects = (promise: Promise<unknown>, check: (e: RestErr) => void) => rejectsWith<RestErr>(promise, check);
 
 const uid = (prefix: string) => `${prefix}-${crypto.randomBytes(4).toString("hex")}`;
 
@@ -77,7 +69,7 @@ describe("local Azure: Batch data plane and simulation", function () {
     });
 
     it("accepts an Entra token for the Batch audience and refuses one for ARM", async () => {
-      const credential = new ClientSecretCredential(azure.info.tenantId, azure.info.clientId, azure.info.clientSecret, { authorityHost: azure.info.authorityHost, disableInstanceDiscovery: true });
+      const credential = localCredential(azure);
       const entra = new BatchServiceClient(new AzureIdentityCredentialAdapter(credential, BATCH_SCOPE), azure.info.batch.url);
       const pools = await entra.pool.list();
       assert.ok(pools.some((p) => p.id === "adf-pool"));

@@ -9,11 +9,10 @@ import { spawn, type ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
 import * as https from "node:https";
 import * as net from "node:net";
-import * as path from "node:path";
 import type { AddressInfo } from "node:net";
 import { randomUUID } from "node:crypto";
 import type { FaultInjector } from "./faults";
-import type { RequestLog, ServiceHost } from "./http";
+import { listenOnLoopback, type RequestLog, type ServiceHost } from "./http";
 import type { TlsMaterial } from "./tls";
 import type { EntraService } from "./entra";
 import { findByName, isDenied, type ArmState } from "./arm/core";
@@ -219,25 +218,5 @@ export async function startBlobProxy(options: BlobProxyOptions): Promise<Service
     if (fault?.kind === "slow") setTimeout(forward, fault.delayMs ?? 2000);
     else forward();
   });
-  server.keepAliveTimeout = 30_000;
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => resolve());
-  });
-  const port = (server.address() as AddressInfo).port;
-  return {
-    name: "blob",
-    port,
-    url: `https://127.0.0.1:${port}`,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-        agent.destroy();
-      }),
-  };
-}
-
-export function azuriteDataDir(root: string): string {
-  return path.join(root, "azurite");
+  return listenOnLoopback(server, "blob", 0, () => agent.destroy());
 }

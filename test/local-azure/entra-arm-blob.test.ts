@@ -4,7 +4,6 @@ import { generate } from "selfsigned";
 import {
   ClientAssertionCredential,
   ClientCertificateCredential,
-  ClientSecretCredential,
   ManagedIdentityCredential,
   type AccessToken,
   type TokenCredential,
@@ -13,6 +12,7 @@ import { StorageManagementClient } from "@azure/arm-storage";
 import { BlobServiceClient, StorageSharedKeyCredential } from "@azure/storage-blob";
 import { localAzure, resetLocalAzure } from "../fixture";
 import type { LocalAzure } from ".";
+import { localCredential, rejectsWith } from "../harness/azure-test";
 
 const ARM_SCOPE = "https://management.azure.com/.default";
 
@@ -32,16 +32,6 @@ function decodeJwt(token: string): Record<string, unknown> {
   return JSON.parse(Buffer.from(token.split(".")[1], "base64url").toString("utf8"));
 }
 
-async function rejectsWith(promise: Promise<unknown>, check: (e: { statusCode?: number; code?: string; message: string }) => void): Promise<void> {
-  try {
-    await promise;
-  } catch (e) {
-    check(e as { statusCode?: number; code?: string; message: string });
-    return;
-  }
-  assert.fail("expected the call to fail");
-}
-
 describe("local Azure: Entra ID, ARM (Microsoft.Storage) and Blob", function () {
   let azure: LocalAzure;
   before(async () => {
@@ -51,10 +41,7 @@ describe("local Azure: Entra ID, ARM (Microsoft.Storage) and Blob", function () 
 
   describe("Entra ID token endpoint", () => {
     it("issues a client-secret token with the requested audience, tenant and object id", async () => {
-      const credential = new ClientSecretCredential(azure.info.tenantId, azure.info.clientId, azure.info.clientSecret, {
-        authorityHost: azure.info.authorityHost,
-        disableInstanceDiscovery: true,
-      });
+      const credential = localCredential(azure);
       const token = await credential.getToken("https://batch.core.windows.net//.default");
       const claims = decodeJwt(token.token);
       assert.equal(claims.aud, "https://batch.core.windows.net/");
@@ -67,18 +54,12 @@ describe("local Azure: Entra ID, ARM (Microsoft.Storage) and Blob", function () 
     });
 
     it("refuses a wrong secret with AADSTS7000215", async () => {
-      const credential = new ClientSecretCredential(azure.info.tenantId, azure.info.clientId, "not-the-secret", {
-        authorityHost: azure.info.authorityHost,
-        disableInstanceDiscovery: true,
-      });
+      const credential = localCredential(azure, { clientSecret: "not-the-secret" });
       await rejectsWith(credential.getToken(ARM_SCOPE), (e) => assert.match(e.message, /AADSTS7000215/));
     });
 
     it("refuses an unknown tenant with AADSTS90002", async () => {
-      const credential = new ClientSecretCredential(crypto.randomUUID(), azure.info.clientId, azure.info.clientSecret, {
-        authorityHost: azure.info.authorityHost,
-        disableInstanceDiscovery: true,
-      });
+      const credential = localCredential(azure, { tenantId: crypto.randomUUID() });
       await rejectsWith(credential.getToken(ARM_SCOPE), (e) => assert.match(e.message, /AADSTS90002|endpoints_resolution_error/));
     });
 
@@ -164,10 +145,7 @@ describe("local Azure: Entra ID, ARM (Microsoft.Storage) and Blob", function () 
 
   describe("ARM", () => {
     const credential = () =>
-      new ClientSecretCredential(azure.info.tenantId, azure.info.clientId, azure.info.clientSecret, {
-        authorityHost: azure.info.authorityHost,
-        disableInstanceDiscovery: true,
-      });
+      localCredential(azure);
 
     it("gets the storage account with its blob endpoint and lists its keys", async () => {
       const client = armClient(azure, credential());
@@ -242,10 +220,7 @@ describe("local Azure: Entra ID, ARM (Microsoft.Storage) and Blob", function () 
 
   describe("Blob (Azurite behind the local proxy)", () => {
     it("accepts Entra tokens, account keys and refuses a wrong key", async () => {
-      const credential = new ClientSecretCredential(azure.info.tenantId, azure.info.clientId, azure.info.clientSecret, {
-        authorityHost: azure.info.authorityHost,
-        disableInstanceDiscovery: true,
-      });
+      const credential = localCredential(azure);
       const service = new BlobServiceClient(`${azure.info.storage.blobUrl}/`, credential);
       const container = service.getContainerClient(`t${crypto.randomBytes(4).toString("hex")}`);
       await container.create();
@@ -261,10 +236,7 @@ describe("local Azure: Entra ID, ARM (Microsoft.Storage) and Blob", function () 
 
     it("refuses a principal without a data role (AuthorizationPermissionMismatch)", async () => {
       azure.state.arm.denyRules.push({ principalId: azure.info.servicePrincipalObjectId, action: "Microsoft.Storage/storageAccounts/blobServices/containers/blobs/write" });
-      const credential = new ClientSecretCredential(azure.info.tenantId, azure.info.clientId, azure.info.clientSecret, {
-        authorityHost: azure.info.authorityHost,
-        disableInstanceDiscovery: true,
-      });
+      const credential = localCredential(azure);
       const container = new BlobServiceClient(`${azure.info.storage.blobUrl}/`, credential).getContainerClient(`t${crypto.randomBytes(4).toString("hex")}`);
       await container.create();
       await rejectsWith(container.getBlockBlobClient("x").upload("x", 1), (e) => {

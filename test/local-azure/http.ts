@@ -267,20 +267,26 @@ export async function startService(options: ServiceOptions): Promise<ServiceHost
   const server = https.createServer({ key: options.tls.serverKey, cert: options.tls.serverCert, keepAlive: true }, (req, res) => {
     void serve(options, req, res);
   });
+  return listenOnLoopback(server, options.name, options.port);
+}
+
+/** Listens on 127.0.0.1 (port 0: a free one) and returns the host handle; `onClose` runs after the server closes. */
+export async function listenOnLoopback(server: https.Server, name: ServiceName, port = 0, onClose?: () => void): Promise<ServiceHost> {
   server.keepAliveTimeout = 30_000;
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
-    server.listen(options.port ?? 0, "127.0.0.1", () => resolve());
+    server.listen(port, "127.0.0.1", () => resolve());
   });
-  const port = (server.address() as AddressInfo).port;
+  const bound = (server.address() as AddressInfo).port;
   return {
-    name: options.name,
-    port,
-    url: `https://127.0.0.1:${port}`,
+    name,
+    port: bound,
+    url: `https://127.0.0.1:${bound}`,
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();
+        onClose?.();
       }),
   };
 }

@@ -3,7 +3,7 @@
  * local ARM, polling a run to its end, and error capture.
  */
 import { strict as assert } from "node:assert";
-import { ClientSecretCredential } from "@azure/identity";
+import { localCredential } from "../../harness/azure-test";
 import { DataFactoryManagementClient, type ActivityRun, type PipelineRun } from "@azure/arm-datafactory";
 import type { LocalAzure } from "..";
 
@@ -11,10 +11,7 @@ export const ARM_SCOPE = "https://management.azure.com/.default";
 export const FINAL_STATUSES = ["Succeeded", "Failed", "Cancelled"];
 
 export function dataFactoryClient(azure: LocalAzure, options: { maxRetries?: number; clientSecret?: string; clientId?: string } = {}): DataFactoryManagementClient {
-  const credential = new ClientSecretCredential(azure.info.tenantId, options.clientId ?? azure.info.clientId, options.clientSecret ?? azure.info.clientSecret, {
-    authorityHost: azure.info.authorityHost,
-    disableInstanceDiscovery: true,
-  });
+  const credential = localCredential(azure, options);
   return new DataFactoryManagementClient(credential, azure.info.subscriptionId, {
     endpoint: azure.info.armUrl,
     // Without it the SDK asks for a token for `<endpoint>/.default`, which ARM would refuse.
