@@ -69,6 +69,14 @@ export async function listExistingBlobs(container: ContainerClient, prefix: stri
   return { containerExists: true, blobs };
 }
 
+/**
+ * Files up to this size are read once: hashed and sent from the same buffer,
+ * instead of read to hash and read again to upload. Most files of an
+ * application tree are this small; with at most `concurrency` buffers at once
+ * the memory stays bounded (16 MB at the default 16).
+ */
+export const READ_ONCE_MAX_BYTES = 1024 * 1024;
+
 export async function md5OfFile(file: string, onBytes?: (n: number) => void, signal?: AbortSignal): Promise<Buffer> {
   const hash = crypto.createHash("md5");
   const stream = fs.createReadStream(file, { highWaterMark: 1024 * 1024, signal });
@@ -126,7 +134,10 @@ export async function syncFiles(container: ContainerClient, files: SourceFile[],
     options.concurrency,
     async (file) => {
       const blob = existing.get(file.relativePath);
-      const md5 = await md5OfFile(file.absolutePath, options.mode === "sync" ? events.onBytes : undefined, options.signal);
+      // Small files: one read gives both the hash and the body, so the Content-MD5 always matches what is sent.
+      const content = file.size <= READ_ONCE_MAX_BYTES ? await fs.promises.readFile(file.absolutePath, { signal: options.signal }) : undefined;
+      if (content && options.mode === "sync") events.onBytes?.(content.length);
+      const md5 = content ? crypto.createHash("md5").update(content).digest() : await md5OfFile(file.absolutePath, options.mode === "sync" ? events.onBytes : undefined, options.signal);
       const unchanged = options.mode === "sync" && blob !== undefined && blob.size === file.size && blob.md5 === md5.toString("base64");
       if (unchanged) {
         result.skipped++;
@@ -139,18 +150,21 @@ export async function syncFiles(container: ContainerClient, files: SourceFile[],
       } else {
         let sent = 0;
         // A whole-file retry is safe: the blob only changes when its block list commits.
-        await retry(() => container.getBlockBlobClient(options.prefix + file.relativePath).uploadFile(file.absolutePath, {
+        const uploadOptions = {
           blockSize: options.blockSizeBytes,
           maxSingleShotSize: options.blockSizeBytes,
           concurrency: 4,
           abortSignal: options.signal,
           blobHTTPHeaders: { blobContentMD5: md5, blobContentType: lookupMimeType(file.relativePath) || "application/octet-stream" },
-          onProgress: options.mode === "copy" ? (p) => {
+          onProgress: options.mode === "copy" ? (p: { loadedBytes: number }) => {
             events.onBytes?.(p.loadedBytes - sent);
             sent = p.loadedBytes;
           } : undefined,
-        }));
-        if (options.mode === "copy" && sent < file.size) events.onBytes?.(file.size - sent);
+        };
+        const blockBlob = container.getBlockBlobClient(options.prefix + file.relativePath);
+        await retry(() => (content ? blockBlob.uploadData(content, uploadOptions) : blockBlob.uploadFile(file.absolutePath, uploadOptions)));
+        const size = content?.length ?? file.size;
+        if (options.mode === "copy" && sent < size) events.onBytes?.(size - sent);
       }
       result.uploaded++;
       result.bytesUploaded += file.size;
