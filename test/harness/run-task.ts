@@ -28,6 +28,8 @@ export interface TaskRunOptions {
   timeoutMs?: number;
   /** Run from another folder holding the bundled task (default: tasks/<task>). */
   taskDir?: string;
+  /** Extra node options before the entry, e.g. `["-r", preload]`. */
+  nodeArgs?: string[];
 }
 
 export interface TaskIssue {
@@ -102,7 +104,7 @@ export async function runTask(options: TaskRunOptions): Promise<TaskRunResult> {
     ...inputEnv(options.inputs),
   };
   const started = Date.now();
-  const child = spawn(process.execPath, [entry], { cwd: tempDir, env, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), entry], { cwd: tempDir, env, stdio: ["ignore", "pipe", "pipe"] });
   let stdout = "";
   let stderr = "";
   let pending = "";
