@@ -11,6 +11,12 @@ import * as path from "node:path";
 
 export const REPO_ROOT = path.resolve(__dirname, "..", "..");
 
+/** Each run's agent temp folder, removed when the test process ends (tests read summaries from it first). */
+const tempDirs: string[] = [];
+process.on("exit", () => {
+  for (const dir of tempDirs) fs.rmSync(dir, { recursive: true, force: true });
+});
+
 export interface TaskRunOptions {
   /** Task folder name under tasks/. */
   task: string;
@@ -89,6 +95,7 @@ export async function runTask(options: TaskRunOptions): Promise<TaskRunResult> {
   const entry = path.join(taskDir, "index.js");
   if (!fs.existsSync(entry)) throw new Error(`${entry} is missing: run 'npm run build' first.`);
   const tempDir = fs.mkdtempSync(path.join(os.tmpdir(), `task-${options.task}-`));
+  tempDirs.push(tempDir);
   // Only what an agent would pass: no inherited Azure or proxy settings.
   const base: Record<string, string> = {};
   for (const key of ["PATH", "HOME", "LANG", "TZ", "SystemRoot"]) if (process.env[key]) base[key] = process.env[key]!;

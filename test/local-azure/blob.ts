@@ -3,7 +3,8 @@
  * by a thin proxy that adds what Azurite lacks and Azure has: token signature
  * checks, role checks (403 AuthorizationPermissionMismatch), the storage
  * account's "shared key access disabled" switch, fault injection and the
- * request log. Bodies stream through; nothing is buffered.
+ * request log. Request bodies (a block at most) are held so a request can be
+ * sent again when a pooled connection to Azurite drops; responses stream.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import * as fs from "node:fs";

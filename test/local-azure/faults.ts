@@ -24,8 +24,8 @@ interface ActiveRule extends FaultRule {
   injected: number;
 }
 
-/** mulberry32: tiny, fast and good enough to make draws repeatable. */
-function seededRandom(seed: number): () => number {
+/** mulberry32: tiny, fast and good enough to make draws repeatable (benchmarks use it for their trees too). */
+export function seededRandom(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;
