@@ -8,20 +8,12 @@
  * authorization, throttling, injected faults, missing api-version) are
  * checked against the service's error shape instead.
  */
-import type { CapturedExchange, ServiceName } from "../http";
+import type { CapturedExchange, RequestLogEntry, ServiceName } from "../http";
 import type { OperationIndex, OperationLookup, SpecOperation } from "./operations";
 import type { SchemaValidator, SchemaProblem } from "./validate";
 
-export interface ExchangeRecord {
-  service: ServiceName;
-  method: string;
-  path: string;
-  /** The query string as received, with its leading "?" (or ""). */
-  query: string;
-  status: number;
-  /** The emulator's route template, when one handled the request. */
-  route?: string;
-  fault?: string;
+/** A request-log entry (query with its leading "?", the route template when one handled it) and its bodies. */
+export interface ExchangeRecord extends Pick<RequestLogEntry, "service" | "method" | "path" | "query" | "status" | "route" | "fault"> {
   exchange: CapturedExchange;
   /** The test that was running when the exchange happened. */
   test?: string;
