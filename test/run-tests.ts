@@ -14,10 +14,23 @@ async function main(): Promise<number> {
   try {
     const tls = await createTlsMaterial(dir);
     const mocha = require.resolve("mocha/bin/mocha.js");
+    // Every process of the run (mocha, the tasks, the local Azure's children) refuses non-loopback connections.
+    const guardLog = path.join(dir, "non-loopback.log");
+    const guard = `--require ${JSON.stringify(path.join(__dirname, "loopback-guard.cjs"))}`;
     const result = spawnSync(process.execPath, [mocha, ...process.argv.slice(2)], {
       stdio: "inherit",
-      env: { ...process.env, NODE_EXTRA_CA_CERTS: tls.caCertPath, LOCAL_AZURE_TLS_DIR: dir },
+      env: {
+        ...process.env,
+        NODE_EXTRA_CA_CERTS: tls.caCertPath,
+        LOCAL_AZURE_TLS_DIR: dir,
+        LOOPBACK_GUARD_LOG: guardLog,
+        NODE_OPTIONS: [process.env.NODE_OPTIONS, guard].filter(Boolean).join(" "),
+      },
     });
+    if (fs.existsSync(guardLog)) {
+      console.error(`Tests tried to leave loopback:\n${fs.readFileSync(guardLog, "utf8")}`);
+      return 1;
+    }
     return result.status ?? 1;
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });

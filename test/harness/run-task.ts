@@ -98,7 +98,8 @@ export async function runTask(options: TaskRunOptions): Promise<TaskRunResult> {
   tempDirs.push(tempDir);
   // Only what an agent would pass: no inherited Azure or proxy settings.
   const base: Record<string, string> = {};
-  for (const key of ["PATH", "HOME", "LANG", "TZ", "SystemRoot"]) if (process.env[key]) base[key] = process.env[key]!;
+  // NODE_OPTIONS and LOOPBACK_GUARD_LOG carry the test run's loopback-only guard into the task.
+  for (const key of ["PATH", "HOME", "LANG", "TZ", "SystemRoot", "NODE_OPTIONS", "LOOPBACK_GUARD_LOG"]) if (process.env[key]) base[key] = process.env[key]!;
   const env: Record<string, string> = {
     ...base,
     AGENT_TEMPDIRECTORY: tempDir,
