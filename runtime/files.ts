@@ -23,8 +23,12 @@ export interface FileSelection {
   unmatchedExcludes: string[];
 }
 
-async function* walk(root: string, relative = ""): AsyncGenerator<SourceFile> {
+/** Walks depth-first in name order; `ancestors` holds the real paths above, so a link back up is not followed. */
+async function* walk(root: string, relative = "", ancestors: Set<string> = new Set()): AsyncGenerator<SourceFile> {
   const dir = path.join(root, relative);
+  const real = await fs.promises.realpath(dir);
+  if (ancestors.has(real)) return;
+  const below = new Set(ancestors).add(real);
   const entries = await fs.promises.readdir(dir, { withFileTypes: true });
   entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   for (const entry of entries) {
@@ -37,7 +41,7 @@ async function* walk(root: string, relative = ""): AsyncGenerator<SourceFile> {
       isDir = target?.isDirectory() ?? false;
       isFile = target?.isFile() ?? false;
     }
-    if (isDir) yield* walk(root, rel);
+    if (isDir) yield* walk(root, rel, below);
     else if (isFile) yield { relativePath: rel, absolutePath: abs, size: (await fs.promises.stat(abs)).size };
   }
 }
@@ -50,6 +54,7 @@ export async function selectFiles(root: string, include: string[], exclude: stri
   let scanned = 0;
   for await (const file of walk(root)) {
     scanned++;
+    // Every pattern is tried on every file, so "matched nothing" means what it says.
     let included = false;
     for (const inc of includes) {
       if (inc.match(file.relativePath)) {
@@ -57,7 +62,6 @@ export async function selectFiles(root: string, include: string[], exclude: stri
         included = true;
       }
     }
-    if (!included) continue;
     let excluded = false;
     for (const exc of excludes) {
       if (exc.match(file.relativePath)) {
@@ -65,6 +69,7 @@ export async function selectFiles(root: string, include: string[], exclude: stri
         excluded = true;
       }
     }
+    if (!included) continue;
     if (!excluded) files.push(file);
   }
   return {
