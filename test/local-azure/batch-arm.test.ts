@@ -1,6 +1,6 @@
 import { strict as assert } from "node:assert";
 import * as crypto from "node:crypto";
-import * as zlib from "node:zlib";
+import JSZip from "jszip";
 import { BatchManagementClient } from "@azure/arm-batch";
 import { BatchServiceClient, BatchSharedKeyCredentials } from "@azure/batch";
 import { BlockBlobClient } from "@azure/storage-blob";
@@ -15,43 +15,11 @@ type RestErr = { statusCode?: number; code?: string; details?: { error?: { detai
 
 const rejects = (promise: Promise<unknown>, check: (e: RestErr) => void) => rejectsWith<RestErr>(promise, check);
 
-/** A stored (uncompressed) zip of the given files. */
-export function makeZip(files: Record<string, string>): Buffer {
-  const locals: Buffer[] = [];
-  const centrals: Buffer[] = [];
-  let offset = 0;
-  for (const [name, text] of Object.entries(files)) {
-    const data = Buffer.from(text);
-    const nameBytes = Buffer.from(name);
-    const crc = zlib.crc32(data);
-    const local = Buffer.alloc(30);
-    local.writeUInt32LE(0x04034b50, 0);
-    local.writeUInt16LE(20, 4);
-    local.writeUInt32LE(crc, 14);
-    local.writeUInt32LE(data.length, 18);
-    local.writeUInt32LE(data.length, 22);
-    local.writeUInt16LE(nameBytes.length, 26);
-    locals.push(local, nameBytes, data);
-    const central = Buffer.alloc(46);
-    central.writeUInt32LE(0x02014b50, 0);
-    central.writeUInt16LE(20, 4);
-    central.writeUInt16LE(20, 6);
-    central.writeUInt32LE(crc, 16);
-    central.writeUInt32LE(data.length, 20);
-    central.writeUInt32LE(data.length, 24);
-    central.writeUInt16LE(nameBytes.length, 28);
-    central.writeUInt32LE(offset, 42);
-    centrals.push(central, nameBytes);
-    offset += 30 + nameBytes.length + data.length;
-  }
-  const cd = Buffer.concat(centrals);
-  const end = Buffer.alloc(22);
-  end.writeUInt32LE(0x06054b50, 0);
-  end.writeUInt16LE(Object.keys(files).length, 8);
-  end.writeUInt16LE(Object.keys(files).length, 10);
-  end.writeUInt32LE(cd.length, 12);
-  end.writeUInt32LE(offset, 16);
-  return Buffer.concat([...locals, cd, end]);
+/** A zip of the given files. */
+export async function makeZip(files: Record<string, string>): Promise<Buffer> {
+  const zip = new JSZip();
+  for (const [name, text] of Object.entries(files)) zip.file(name, text);
+  return zip.generateAsync({ type: "nodebuffer", compression: "DEFLATE" });
 }
 
 describe("local Azure: Microsoft.Batch on ARM", function () {
@@ -137,7 +105,7 @@ describe("local Azure: Microsoft.Batch on ARM", function () {
       assert.equal(e.statusCode, 409);
       assert.equal(e.code, "ApplicationPackageBlobNotFound");
     });
-    await new BlockBlobClient(pkg.storageUrl!).uploadData(makeZip({ "run.sh": "#!/bin/sh\necho hi\n", "lib/data.txt": "data" }));
+    await new BlockBlobClient(pkg.storageUrl!).uploadData(await makeZip({ "run.sh": "#!/bin/sh\necho hi\n", "lib/data.txt": "data" }));
     const active = await arm.applicationPackageOperations.activate(rg, acct, app, "1.0", { format: "zip" });
     assert.equal(active.state, "Active");
     assert.equal(active.format, "zip");
@@ -171,7 +139,7 @@ describe("local Azure: Microsoft.Batch on ARM", function () {
   it("updates pool package references, refusing bad ones with 409 InvalidApplicationPackageReferences", async () => {
     const app = uid("pkg");
     await arm.applicationOperations.create(rg, acct, app, { parameters: { allowUpdates: true } });
-    await publish(app, "2.0", makeZip({ "tool.bin": "x" }));
+    await publish(app, "2.0", await makeZip({ "tool.bin": "x" }));
     await arm.applicationPackageOperations.activate(rg, acct, app, "2.0", { format: "zip" });
     await arm.applicationPackageOperations.create(rg, acct, app, "3.0"); // pending: never activated
     const appId = `/subscriptions/${azure.info.subscriptionId}/resourceGroups/${rg}/providers/Microsoft.Batch/batchAccounts/${acct}/applications/${app}`;
@@ -220,7 +188,7 @@ describe("local Azure: Microsoft.Batch on ARM", function () {
     const [node] = [...pool.nodes.values()];
     const app = uid("Release");
     await arm.applicationOperations.create(rg, acct, app, { parameters: { allowUpdates: true } });
-    await publish(app, "1.5", makeZip({ "bin/tool": "binary", "README.txt": "read me" }));
+    await publish(app, "1.5", await makeZip({ "bin/tool": "binary", "README.txt": "read me" }));
     await arm.applicationPackageOperations.activate(rg, acct, app, "1.5", { format: "zip" });
     await arm.poolOperations.update(rg, acct, poolId, { applicationPackages: [{ id: app, version: "1.5" }] });
 

@@ -168,7 +168,7 @@ export async function startLocalAzure(options: LocalAzureOptions = {}): Promise<
     ]);
     started.push(entraHost, devopsHost, armHost, batchHost);
     batchState.url = batchHost.url;
-    registerBatch(arm, { sim: batch, storage: storageState, entra, tls });
+    registerBatch(arm, { sim: batch, storage: storageState, entra });
     const azurite: AzuriteProcess = await azuritePromise;
     started.push(azurite);
     const blobHost: ServiceHost = await startBlobProxy({ tls, azuritePort: azurite.port, faults, log, entra, arm: armState, storage: storageState });

@@ -29,19 +29,11 @@
  * Errors carry target "BatchAccount", as the Batch resource provider's do.
  */
 import * as crypto from "node:crypto";
-import * as https from "node:https";
-import {
-  AccountSASPermissions,
-  AccountSASResourceTypes,
-  AccountSASServices,
-  BlobSASPermissions,
-  StorageSharedKeyCredential,
-  generateAccountSASQueryParameters,
-  generateBlobSASQueryParameters,
-} from "@azure/storage-blob";
+import { BlobSASPermissions, ContainerClient, StorageSharedKeyCredential, generateBlobSASQueryParameters } from "@azure/storage-blob";
+import type { TokenCredential } from "@azure/identity";
+import JSZip from "jszip";
 import { ServiceError, jsonBody, type AzureRequest, type AzureResponse } from "../http";
 import type { EntraService } from "../entra";
-import type { TlsMaterial } from "../tls";
 import { findByName, resourceId, type ArmService } from "./core";
 import type { StorageState } from "./storage";
 import type { BatchSimulation, PackageProblem } from "../batch/simulation";
@@ -55,7 +47,6 @@ export interface BatchArmOptions {
   sim: BatchSimulation;
   storage: StorageState;
   entra: EntraService;
-  tls: TlsMaterial;
 }
 
 function batchError(status: number, code: string, message: string, details?: { code: string; message: string; target?: string }[]): ServiceError {
@@ -105,59 +96,20 @@ function toDataTask(v: unknown): unknown {
   return out;
 }
 
-function blobRequest(
-  tls: TlsMaterial,
-  method: string,
-  url: string,
-  headers: Record<string, string> = {},
-): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: Buffer }> {
-  return new Promise((resolve, reject) => {
-    const req = https.request(url, { method, headers: { "x-ms-version": "2021-12-02", "x-ms-date": new Date().toUTCString(), ...headers }, ca: tls.caCert }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on("data", (c: Buffer) => chunks.push(c));
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
-      res.on("error", reject);
-    });
-    req.on("error", reject);
-    req.end();
-  });
-}
-
-/** Entries from a zip's central directory; undefined when the bytes are not a zip. */
-export function readZipEntries(head: Buffer, tail: Buffer, tailOffset: number, readRange: (offset: number, length: number) => Promise<Buffer>): Promise<PackageEntry[] | undefined> {
-  return (async () => {
-    const sig = head.length >= 4 ? head.readUInt32LE(0) : 0;
-    if (sig !== 0x04034b50 && sig !== 0x06054b50) return undefined;
-    let eocd = -1;
-    for (let i = tail.length - 22; i >= 0; i--) {
-      if (tail.readUInt32LE(i) === 0x06054b50) {
-        eocd = i;
-        break;
-      }
-    }
-    if (eocd === -1) return undefined;
-    const count = tail.readUInt16LE(eocd + 10);
-    const cdSize = tail.readUInt32LE(eocd + 12);
-    const cdOffset = tail.readUInt32LE(eocd + 16);
-    if (cdSize === 0xffffffff || cdOffset === 0xffffffff || count === 0xffff) return []; // zip64: a zip, entries not read
-    const cd = cdOffset >= tailOffset && cdOffset + cdSize <= tailOffset + tail.length ? tail.subarray(cdOffset - tailOffset, cdOffset - tailOffset + cdSize) : await readRange(cdOffset, cdSize);
-    const entries: PackageEntry[] = [];
-    let p = 0;
-    for (let i = 0; i < count && p + 46 <= cd.length; i++) {
-      if (cd.readUInt32LE(p) !== 0x02014b50) return undefined;
-      const size = cd.readUInt32LE(p + 24);
-      const nameLength = cd.readUInt16LE(p + 28);
-      const extraLength = cd.readUInt16LE(p + 30);
-      const commentLength = cd.readUInt16LE(p + 32);
-      entries.push({ name: cd.subarray(p + 46, p + 46 + nameLength).toString("utf8"), size });
-      p += 46 + nameLength + extraLength + commentLength;
-    }
-    return entries;
-  })();
+/** Entries of a zip, or undefined when the bytes are not one. */
+export async function readZipEntries(data: Buffer): Promise<PackageEntry[] | undefined> {
+  let zip: JSZip;
+  try {
+    zip = await JSZip.loadAsync(data);
+  } catch {
+    return undefined;
+  }
+  const files = Object.values(zip.files).filter((f) => !f.dir);
+  return Promise.all(files.map(async (f) => ({ name: f.name, size: (await f.async("nodebuffer")).length })));
 }
 
 export function registerBatch(arm: ArmService, options: BatchArmOptions): void {
-  const { sim, storage, entra, tls } = options;
+  const { sim, storage, entra } = options;
   const sub = () => arm.state.subscriptionId;
   const accountId = (a: BatchAccountRecord) => resourceId(sub(), a.resourceGroup, "Microsoft.Batch", "batchAccounts", a.name);
   const endpointHost = () => sim.state.url.replace(/^https?:\/\//, "");
@@ -201,35 +153,25 @@ export function registerBatch(arm: ArmService, options: BatchArmOptions): void {
   };
   const blobUrl = (storageName: string, container: string, blob?: string) => `${storage.blobBaseUrl}/${storageName}/${container}${blob ? `/${blob}` : ""}`;
 
-  /** How the Batch service itself reaches the auto-storage account: the account key, or its managed identity's token. */
-  const serviceAuth = (a: BatchAccountRecord, permissions: string, container: string, blob?: string): { query: string; headers: Record<string, string> } => {
+  /** The auto-storage container as the Batch service itself reaches it: with the account key, or its managed identity's token. */
+  const serviceContainer = (a: BatchAccountRecord, container: string): ContainerClient => {
     const s = storageAccountFor(a);
+    const url = blobUrl(s.name, container);
     if (a.autoStorage!.authenticationMode === "BatchAccountManagedIdentity") {
       const oid = a.identity.type === "SystemAssigned" ? a.identity.principalId : `batch-account:${a.name}`;
-      return { query: "", headers: { authorization: `Bearer ${entra.mintToken({ aud: "https://storage.azure.com/", oid })}` } };
+      const credential: TokenCredential = {
+        getToken: async () => ({ token: entra.mintToken({ aud: "https://storage.azure.com/", oid }), expiresOnTimestamp: Date.now() + 3600_000 }),
+      };
+      return new ContainerClient(url, credential, { retryOptions: { maxTries: 2 } });
     }
-    const credential = new StorageSharedKeyCredential(s.name, s.keys[0]);
-    const expiresOn = new Date(Date.now() + 3600_000);
-    const query = blob
-      ? generateBlobSASQueryParameters({ containerName: container, blobName: blob, permissions: BlobSASPermissions.parse(permissions), expiresOn }, credential).toString()
-      : generateAccountSASQueryParameters(
-          {
-            services: AccountSASServices.parse("b").toString(),
-            resourceTypes: AccountSASResourceTypes.parse("c").toString(),
-            permissions: AccountSASPermissions.parse(permissions),
-            expiresOn,
-          },
-          credential,
-        ).toString();
-    return { query, headers: {} };
+    return new ContainerClient(url, new StorageSharedKeyCredential(s.name, s.keys[0]), { retryOptions: { maxTries: 2 } });
   };
 
   const ensureContainer = async (a: BatchAccountRecord, container: string) => {
-    const s = storageAccountFor(a);
-    const auth = serviceAuth(a, "c", container);
-    const res = await blobRequest(tls, "PUT", `${blobUrl(s.name, container)}?restype=container${auth.query ? `&${auth.query}` : ""}`, auth.headers);
-    if (res.status !== 201 && res.status !== 409) {
-      throw batchError(500, "InternalServerError", `Creating the application package container failed with HTTP ${res.status}: ${res.body.toString("utf8").slice(0, 300)}`);
+    try {
+      await serviceContainer(a, container).createIfNotExists();
+    } catch (e) {
+      throw batchError(500, "InternalServerError", `Creating the application package container failed: ${(e as Error).message.split("\n")[0]}`);
     }
   };
 
@@ -247,25 +189,13 @@ export function registerBatch(arm: ArmService, options: BatchArmOptions): void {
 
   /** Reads the package blob: undefined when it does not exist, else its zip entries (undefined inside when not a zip). */
   const inspectPackageBlob = async (a: BatchAccountRecord, pkg: PackageRecord): Promise<{ entries: PackageEntry[] | undefined } | undefined> => {
-    const s = storageAccountFor(a);
-    const url = blobUrl(s.name, pkg.container, pkg.blobName);
-    const get = async (range?: [number, number]) => {
-      const auth = serviceAuth(a, "r", pkg.container, pkg.blobName);
-      return blobRequest(tls, range ? "GET" : "HEAD", `${url}${auth.query ? `?${auth.query}` : ""}`, {
-        ...auth.headers,
-        ...(range ? { "x-ms-range": `bytes=${range[0]}-${range[0] + range[1] - 1}` } : {}),
-      });
-    };
-    const head = await get();
-    if (head.status === 404) return undefined;
-    if (head.status !== 200) throw batchError(500, "InternalServerError", `Reading the application package blob failed with HTTP ${head.status}.`);
-    const size = Number(head.headers["content-length"] ?? 0);
-    if (size < 22) return { entries: undefined };
-    const first = (await get([0, Math.min(4, size)])).body;
-    const tailLength = Math.min(size, 65_557);
-    const tail = (await get([size - tailLength, tailLength])).body;
-    const entries = await readZipEntries(first, tail, size - tailLength, async (offset, length) => (await get([offset, length])).body);
-    return { entries };
+    const blob = serviceContainer(a, pkg.container).getBlobClient(pkg.blobName);
+    try {
+      if (!(await blob.exists())) return undefined;
+      return { entries: await readZipEntries(await blob.downloadToBuffer()) };
+    } catch (e) {
+      throw batchError(500, "InternalServerError", `Reading the application package blob failed: ${(e as Error).message.split("\n")[0]}`);
+    }
   };
 
   // ------------------------------------------------------------- rendering
@@ -533,9 +463,7 @@ export function registerBatch(arm: ArmService, options: BatchArmOptions): void {
       if (!pkg) return { status: 204 };
       app.versions.delete(pkg.version.toLowerCase());
       if (app.defaultVersion?.toLowerCase() === pkg.version.toLowerCase()) app.defaultVersion = undefined;
-      const s = storageAccountFor(a);
-      const auth = serviceAuth(a, "d", pkg.container, pkg.blobName);
-      await blobRequest(tls, "DELETE", `${blobUrl(s.name, pkg.container, pkg.blobName)}${auth.query ? `?${auth.query}` : ""}`, auth.headers).catch(() => undefined);
+      await serviceContainer(a, pkg.container).getBlobClient(pkg.blobName).deleteIfExists().catch(() => undefined);
       return { status: 200 };
     });
 
