@@ -18,6 +18,8 @@ export async function runTask(main: (context: TaskContext) => Promise<string>, a
     const message = await main({ agent, signal: cancellation.signal });
     agent.setSucceeded(message);
   } catch (error) {
+    // The agent reads the result from task.complete; a non-zero exit also tells scripts that run a task directly.
+    process.exitCode = 1;
     if (cancellation.signal.aborted || error instanceof CancelledError) {
       agent.setFailed(error instanceof CancelledError ? error.message : "The task was cancelled.");
     } else {

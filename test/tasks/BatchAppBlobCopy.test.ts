@@ -96,6 +96,7 @@ describe("BatchAppBlobCopy@1", function () {
     const { container, source, files } = scenario({ bigFileBytes: 2_500_000 });
     const r = await run({ sourceFolder: source, containerName: container, blobPrefix: "app/1.0.0", blockSizeMB: 1 });
     assert.equal(r.result, "Succeeded", explain(r));
+    assert.equal(r.exitCode, 0);
     assert.equal(r.outputs.UploadedCount.value, String(Object.keys(files).length));
     assert.equal(r.outputs.SkippedCount.value, "0");
     assert.equal(r.outputs.DeletedCount.value, "0");
@@ -371,6 +372,7 @@ describe("BatchAppBlobCopy@1", function () {
         const logStart = azure.log.entries.length;
         const r = await run(c.inputs({ source, container }));
         assert.equal(r.result, "Failed");
+        assert.equal(r.exitCode, 1);
         assert.match(r.message ?? "", c.message);
         const writes = azure.log.entries.slice(logStart).filter((e) => e.service === "blob" && e.method !== "GET" && e.method !== "HEAD");
         assert.deepEqual(writes, [], "no write reached Blob storage");
