@@ -86,6 +86,10 @@ export async function startAzurite(options: { tls: TlsMaterial; accounts: { name
   });
   let stderr = "";
   child.stderr?.on("data", (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
+  // Azurite never outlives the process that started it, even one that ends with process.exit().
+  const killOnExit = () => child.kill("SIGKILL");
+  process.on("exit", killOnExit);
+  child.once("exit", () => process.off("exit", killOnExit));
   try {
     await waitForPort(port, child, 15_000);
   } catch (e) {
