@@ -175,14 +175,20 @@ describe("local Azure: Microsoft.DataFactory resources (factories, pipelines, li
     assert.equal((await client.pipelines.get(rg, factory, "run-batch-app")).name, "run-batch-app");
   });
 
-  it("refuses an api-version Data Factory does not serve", async () => {
+  it("refuses an api-version Data Factory does not serve with NoRegisteredProviderFound", async () => {
     const token = await new (await import("@azure/identity")).ClientSecretCredential(azure.info.tenantId, azure.info.clientId, azure.info.clientSecret, {
       authorityHost: azure.info.authorityHost,
       disableInstanceDiscovery: true,
     }).getToken("https://management.azure.com/.default");
-    const url = `${azure.info.armUrl}/subscriptions/${azure.info.subscriptionId}/resourceGroups/${rg}/providers/Microsoft.DataFactory/factories/${factory}?api-version=2017-09-01-preview`;
+    const url = `${azure.info.armUrl}/subscriptions/${azure.info.subscriptionId}/resourceGroups/${rg}/providers/Microsoft.DataFactory/factories/${factory}?api-version=2019-01-01`;
     const res = await fetch(url, { headers: { authorization: `Bearer ${token.token}` } });
     assert.equal(res.status, 400);
-    assert.equal(((await res.json()) as { error: { code: string } }).error.code, "NoRegisteredProviderFound");
+    assert.deepEqual(await res.json(), {
+      error: {
+        code: "NoRegisteredProviderFound",
+        message:
+          "No registered resource provider found for location 'westeurope' and API version '2019-01-01' for type 'factories'. The supported api-versions are '2018-06-01, 2017-09-01-preview'. The supported locations are 'westeurope'.",
+      },
+    });
   });
 });

@@ -192,7 +192,7 @@ describe("local Azure: Entra ID, ARM (Microsoft.Storage) and Blob", function () 
       await client.storageAccounts.getProperties(azure.info.resourceGroup, azure.info.storage.accountName);
     });
 
-    it("requires api-version and answers unknown routes with a 404 in ARM's shape", async () => {
+    it("requires api-version and answers an unknown provider with 501 NotImplemented in ARM's shape", async () => {
       const token = azure.entra.mintToken({ aud: "https://management.azure.com/", oid: azure.info.servicePrincipalObjectId });
       const noVersion = await fetch(`${azure.info.armUrl}/subscriptions/${azure.info.subscriptionId}/providers/Microsoft.Storage/storageAccounts`, {
         headers: { authorization: `Bearer ${token}` },
@@ -202,9 +202,11 @@ describe("local Azure: Entra ID, ARM (Microsoft.Storage) and Blob", function () 
       const unknown = await fetch(`${azure.info.armUrl}/subscriptions/${azure.info.subscriptionId}/providers/Microsoft.Nope/things?api-version=2020-01-01`, {
         headers: { authorization: `Bearer ${token}` },
       });
-      assert.equal(unknown.status, 404);
+      assert.equal(unknown.status, 501);
       const body = (await unknown.json()) as { error: { code: string; message: string } };
-      assert.ok(body.error.code && body.error.message);
+      assert.deepEqual(body, {
+        error: { code: "NotImplemented", message: "The local Azure does not implement the operation 'Microsoft.Nope/things/read' (GET /subscriptions/{subscriptionId}/providers/Microsoft.Nope/things)." },
+      });
     });
 
     it("retries an injected 429 after Retry-After and succeeds", async () => {
@@ -243,6 +245,27 @@ describe("local Azure: Entra ID, ARM (Microsoft.Storage) and Blob", function () 
         assert.equal(e.statusCode, 403);
         assert.equal(e.code, "AuthorizationPermissionMismatch");
       });
+    });
+
+    it("shows the public endpoint in listings, not Azurite's own port", async () => {
+      const keyed = new BlobServiceClient(`${azure.info.storage.blobUrl}/`, new StorageSharedKeyCredential(azure.info.storage.accountName, azure.info.storage.accountKey));
+      const container = keyed.getContainerClient(`t${crypto.randomBytes(4).toString("hex")}`);
+      await container.create();
+      await container.getBlockBlobClient("dir/a.txt").upload("a", 1);
+      const containers = (await keyed.listContainers({ prefix: container.containerName }).byPage().next()).value;
+      assert.equal(containers.serviceEndpoint, `${azure.info.storage.blobUrl}/`);
+      assert.deepEqual(containers.containerItems.map((c: { name: string }) => c.name), [container.containerName]);
+      const blobs = (await container.listBlobsFlat().byPage().next()).value;
+      assert.equal(blobs.serviceEndpoint, `${azure.info.storage.blobUrl}/`);
+      assert.deepEqual(blobs.segment.blobItems.map((b: { name: string }) => b.name), ["dir/a.txt"]);
+      const byFolder = (await container.listBlobsByHierarchy("/").byPage().next()).value;
+      assert.equal(byFolder.serviceEndpoint, `${azure.info.storage.blobUrl}/`);
+      // With an Entra token too, and nothing in the raw XML names another port.
+      const entra = new BlobServiceClient(`${azure.info.storage.blobUrl}/`, localCredential(azure));
+      const raw = (await entra.getContainerClient(container.containerName).listBlobsFlat().byPage().next()).value._response.bodyAsText ?? "";
+      const ports = [...raw.matchAll(/127\.0\.0\.1:(\d+)/g)].map((m) => m[1]);
+      assert.ok(ports.length > 0, raw.slice(0, 200));
+      assert.deepEqual([...new Set(ports)], [new URL(azure.info.storage.blobUrl).port]);
     });
 
     it("injects resets and 503s on a seeded share of requests; the SDK retries through them", async () => {

@@ -13,6 +13,7 @@ import { EntraService, type EntraState, type AppRegistration } from "./entra";
 import { DevOpsService, type DevOpsState } from "./devops";
 import { ArmService, type ArmState } from "./arm/core";
 import { registerStorage, type StorageState } from "./arm/storage";
+import { registerResources } from "./arm/resources";
 import { startAzurite, startBlobProxy, type AzuriteProcess } from "./blob";
 import { registerBatch } from "./arm/batch";
 import { SimClock } from "./batch/clock";
@@ -113,6 +114,7 @@ export async function startLocalAzure(options: LocalAzureOptions = {}): Promise<
   const armState: ArmState = {
     subscriptionId: uuid(),
     subscriptionName: "Local Azure",
+    tenantId,
     resourceGroups: new Map([["rg-batch-release", { name: "rg-batch-release", location: "westeurope" }]]),
     denyRules: [],
   };
@@ -147,6 +149,7 @@ export async function startLocalAzure(options: LocalAzureOptions = {}): Promise<
   const entra = new EntraService(entraState);
   const devops = new DevOpsService(devopsState);
   const arm = new ArmService(armState, entra);
+  registerResources(arm);
   registerStorage(arm, storageState);
   const batchDataPlane = new BatchDataPlane(batch, entra);
   const dataFactoryState = new DataFactoryState({ tenantId, msPerSimulatedSecond: options.msPerSimulatedSecond, blobBaseUrl: () => storageState.blobBaseUrl });

@@ -13,7 +13,7 @@
  * exist on createRun is `ReferencedPipelineRunNotValid` (400), ADF's code.
  */
 import { ServiceError, jsonBody, type AzureRequest, type AzureResponse } from "../http";
-import { resourceNotFound, type ArmService } from "./core";
+import { resourceNotFound, type ApiVersions, type ArmService } from "./core";
 import { queryRuns, type RunFilterParameters } from "../datafactory/query";
 import { renderActivityRun, renderFactory, renderLinkedService, renderPipeline, renderPipelineRun } from "../datafactory/render";
 import { effectiveParameters, findLinkedService, findPipeline, manualInvoker } from "../datafactory/runs";
@@ -21,7 +21,14 @@ import { newEtag, type DataFactoryState } from "../datafactory/state";
 import { validatePipeline, validateRunParameters } from "../datafactory/validation";
 import type { ActivityRunRecord, FactoryEntity, Json, LinkedServiceProperties, PipelineProperties, PipelineRunRecord } from "../datafactory/types";
 
-const API_VERSIONS = ["2018-06-01"];
+/**
+ * Azure serves factories, pipelines, linked services and the run operations
+ * at 2018-06-01 (GA, what @azure/arm-datafactory 12 sends) and at the V2
+ * preview 2017-09-01-preview (ARM's provider registration, as listed in
+ * Azure/azure-resource-manager-schemas#2037). Only 2018-06-01 is answered;
+ * the preview is 501 NotImplemented rather than a refusal Azure would not give.
+ */
+export const DATA_FACTORY_API_VERSIONS: ApiVersions = { served: ["2018-06-01", "2017-09-01-preview"], emulated: ["2018-06-01"] };
 const TYPE = "Microsoft.DataFactory/factories";
 const BASE = "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.DataFactory/factories/{factoryName}";
 
@@ -64,23 +71,23 @@ export function registerDataFactory(arm: ArmService, state: DataFactoryState): v
   const ok = (body?: unknown): AzureResponse => ({ status: 200, body });
 
   arm
-    .add("GET", BASE, { action: `${TYPE}/read`, apiVersions: API_VERSIONS }, (req) => {
+    .add("GET", BASE, { action: `${TYPE}/read`, versions: DATA_FACTORY_API_VERSIONS }, (req) => {
       const f = factoryOf(req);
       return notModified(req, f.eTag) ? { status: 304 } : ok(renderFactory(sub(), f));
     })
 
     // Pipelines
-    .add("GET", `${BASE}/pipelines`, { action: `${TYPE}/pipelines/read`, apiVersions: API_VERSIONS }, (req) => {
+    .add("GET", `${BASE}/pipelines`, { action: `${TYPE}/pipelines/read`, versions: DATA_FACTORY_API_VERSIONS }, (req) => {
       const f = factoryOf(req);
       return ok({ value: [...f.pipelines.values()].map((p) => renderPipeline(sub(), f, p)) });
     })
-    .add("GET", `${BASE}/pipelines/{pipelineName}`, { action: `${TYPE}/pipelines/read`, apiVersions: API_VERSIONS }, (req) => {
+    .add("GET", `${BASE}/pipelines/{pipelineName}`, { action: `${TYPE}/pipelines/read`, versions: DATA_FACTORY_API_VERSIONS }, (req) => {
       const f = factoryOf(req);
       const p = findPipeline(f, req.params.pipelineName);
       if (!p) throw entityNotFound(req.params.pipelineName);
       return notModified(req, p.etag) ? { status: 304 } : ok(renderPipeline(sub(), f, p));
     })
-    .add("PUT", `${BASE}/pipelines/{pipelineName}`, { action: `${TYPE}/pipelines/write`, apiVersions: API_VERSIONS }, (req) => {
+    .add("PUT", `${BASE}/pipelines/{pipelineName}`, { action: `${TYPE}/pipelines/write`, versions: DATA_FACTORY_API_VERSIONS }, (req) => {
       const f = factoryOf(req);
       const name = req.params.pipelineName;
       const body = jsonBody<{ properties?: PipelineProperties }>(req, "BadRequest");
@@ -92,7 +99,7 @@ export function registerDataFactory(arm: ArmService, state: DataFactoryState): v
       f.pipelines.set(entity.name, entity);
       return ok(renderPipeline(sub(), f, entity));
     })
-    .add("DELETE", `${BASE}/pipelines/{pipelineName}`, { action: `${TYPE}/pipelines/delete`, apiVersions: API_VERSIONS }, (req) => {
+    .add("DELETE", `${BASE}/pipelines/{pipelineName}`, { action: `${TYPE}/pipelines/delete`, versions: DATA_FACTORY_API_VERSIONS }, (req) => {
       const f = factoryOf(req);
       const p = findPipeline(f, req.params.pipelineName);
       if (!p) return { status: 204 };
@@ -101,17 +108,17 @@ export function registerDataFactory(arm: ArmService, state: DataFactoryState): v
     })
 
     // Linked services
-    .add("GET", `${BASE}/linkedservices`, { action: `${TYPE}/linkedservices/read`, apiVersions: API_VERSIONS }, (req) => {
+    .add("GET", `${BASE}/linkedservices`, { action: `${TYPE}/linkedservices/read`, versions: DATA_FACTORY_API_VERSIONS }, (req) => {
       const f = factoryOf(req);
       return ok({ value: [...f.linkedServices.values()].map((l) => renderLinkedService(sub(), f, l)) });
     })
-    .add("GET", `${BASE}/linkedservices/{linkedServiceName}`, { action: `${TYPE}/linkedservices/read`, apiVersions: API_VERSIONS }, (req) => {
+    .add("GET", `${BASE}/linkedservices/{linkedServiceName}`, { action: `${TYPE}/linkedservices/read`, versions: DATA_FACTORY_API_VERSIONS }, (req) => {
       const f = factoryOf(req);
       const l = findLinkedService(f, req.params.linkedServiceName);
       if (!l) throw entityNotFound(req.params.linkedServiceName);
       return notModified(req, l.etag) ? { status: 304 } : ok(renderLinkedService(sub(), f, l));
     })
-    .add("PUT", `${BASE}/linkedservices/{linkedServiceName}`, { action: `${TYPE}/linkedservices/write`, apiVersions: API_VERSIONS }, (req) => {
+    .add("PUT", `${BASE}/linkedservices/{linkedServiceName}`, { action: `${TYPE}/linkedservices/write`, versions: DATA_FACTORY_API_VERSIONS }, (req) => {
       const f = factoryOf(req);
       const name = req.params.linkedServiceName;
       const body = jsonBody<{ properties?: LinkedServiceProperties }>(req, "BadRequest");
@@ -125,7 +132,7 @@ export function registerDataFactory(arm: ArmService, state: DataFactoryState): v
     })
 
     // Runs
-    .add("POST", `${BASE}/pipelines/{pipelineName}/createRun`, { action: `${TYPE}/pipelines/createrun/action`, apiVersions: API_VERSIONS }, (req) => {
+    .add("POST", `${BASE}/pipelines/{pipelineName}/createRun`, { action: `${TYPE}/pipelines/createrun/action`, versions: DATA_FACTORY_API_VERSIONS }, (req) => {
       const f = factoryOf(req);
       const pipeline = findPipeline(f, req.params.pipelineName);
       if (!pipeline) throw entityNotFound(req.params.pipelineName);
@@ -153,18 +160,18 @@ export function registerDataFactory(arm: ArmService, state: DataFactoryState): v
       const run = state.engine.start(f, pipeline, parameters, { invokedBy: manualInvoker(), recovery });
       return ok({ runId: run.runId });
     })
-    .add("GET", `${BASE}/pipelineruns/{runId}`, { action: `${TYPE}/pipelineruns/read`, apiVersions: API_VERSIONS }, (req) => {
+    .add("GET", `${BASE}/pipelineruns/{runId}`, { action: `${TYPE}/pipelineruns/read`, versions: DATA_FACTORY_API_VERSIONS }, (req) => {
       const f = factoryOf(req);
       return ok(renderPipelineRun(runOf(f, req.params.runId)));
     })
-    .add("POST", `${BASE}/pipelineruns/{runId}/cancel`, { action: `${TYPE}/pipelineruns/cancel/action`, apiVersions: API_VERSIONS }, (req) => {
+    .add("POST", `${BASE}/pipelineruns/{runId}/cancel`, { action: `${TYPE}/pipelineruns/cancel/action`, versions: DATA_FACTORY_API_VERSIONS }, (req) => {
       const f = factoryOf(req);
       const run = runOf(f, req.params.runId);
       // Unconfirmed: cancelling a finished run is answered 200 and changes nothing.
       state.engine.cancel(run.runId, bool(req.query.get("isRecursive")));
       return { status: 200 };
     })
-    .add("POST", `${BASE}/queryPipelineRuns`, { action: `${TYPE}/querypipelineruns/action`, apiVersions: API_VERSIONS }, (req) => {
+    .add("POST", `${BASE}/queryPipelineRuns`, { action: `${TYPE}/querypipelineruns/action`, versions: DATA_FACTORY_API_VERSIONS }, (req) => {
       const f = factoryOf(req);
       const params = jsonBody<RunFilterParameters>(req, "BadRequest");
       const iso = (d: Date | undefined) => d?.toISOString();
@@ -185,7 +192,7 @@ export function registerDataFactory(arm: ArmService, state: DataFactoryState): v
       });
       return ok({ value: page.value.map(renderPipelineRun), ...(page.continuationToken ? { continuationToken: page.continuationToken } : {}) });
     })
-    .add("POST", `${BASE}/pipelineruns/{runId}/queryActivityruns`, { action: `${TYPE}/pipelineruns/queryactivityruns/action`, apiVersions: API_VERSIONS }, (req) => {
+    .add("POST", `${BASE}/pipelineruns/{runId}/queryActivityruns`, { action: `${TYPE}/pipelineruns/queryactivityruns/action`, versions: DATA_FACTORY_API_VERSIONS }, (req) => {
       const f = factoryOf(req);
       const run = runOf(f, req.params.runId);
       const params = jsonBody<RunFilterParameters>(req, "BadRequest");
