@@ -9,6 +9,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
 import * as https from "node:https";
+import type { IncomingHttpHeaders, OutgoingHttpHeaders } from "node:http";
 import * as net from "node:net";
 import type { AddressInfo } from "node:net";
 import { randomUUID } from "node:crypto";
@@ -133,8 +134,36 @@ export interface BlobProxyOptions {
   storage: StorageState;
 }
 
+/** The origin a client reached the proxy at (its Host header), which every URL it is shown must carry. */
+function publicOrigin(host: string | undefined): string {
+  return `https://${host ?? "127.0.0.1"}`;
+}
+
+/** Response headers with Azurite's own origin replaced by the public one. */
+export function publicHeaders(headers: IncomingHttpHeaders, internal: string, external: string): OutgoingHttpHeaders {
+  const out: OutgoingHttpHeaders = {};
+  for (const [name, value] of Object.entries(headers)) {
+    if (value === undefined) continue;
+    out[name] = typeof value === "string" ? value.split(internal).join(external) : Array.isArray(value) ? value.map((v) => v.split(internal).join(external)) : value;
+  }
+  return out;
+}
+
+/**
+ * A listing's XML with the public endpoint: Azure's ServiceEndpoint is the
+ * account's blob endpoint with a trailing slash (`https://<account>.blob.core.windows.net/`),
+ * path-style here as the account's primaryEndpoints.blob is (`https://host/<account>/`).
+ */
+export function publicListing(xml: string, internal: string, external: string): string {
+  return xml
+    .replace(/ServiceEndpoint="([^"]*)"/, (_, endpoint: string) => `ServiceEndpoint="${endpoint.split(internal).join(external).replace(/\/?$/, "/")}"`)
+    .split(internal)
+    .join(external);
+}
+
 export async function startBlobProxy(options: BlobProxyOptions): Promise<ServiceHost> {
   const agent = new https.Agent({ keepAlive: true, maxSockets: 256, ca: options.tls.caCert });
+  const internalOrigin = `https://127.0.0.1:${options.azuritePort}`;
   const server = https.createServer({ key: options.tls.serverKey, cert: options.tls.serverCert, keepAlive: true }, (req, res) => {
     const started = Date.now();
     const url = new URL(req.url ?? "/", "https://127.0.0.1");
@@ -207,7 +236,21 @@ export async function startBlobProxy(options: BlobProxyOptions): Promise<Service
             refuse(403, "AuthenticationFailed", "Server failed to authenticate the request. Make sure the value of Authorization header is formed correctly including the signature.");
             return;
           }
-          res.writeHead(up.statusCode ?? 502, up.headers);
+          const headers = publicHeaders(up.headers, internalOrigin, publicOrigin(req.headers.host));
+          if (url.searchParams.get("comp") === "list") {
+            // Listings name the service endpoint: the one the client used, not Azurite's port.
+            const chunks: Buffer[] = [];
+            up.on("data", (c: Buffer) => chunks.push(c));
+            up.on("end", () => {
+              const body = Buffer.from(publicListing(Buffer.concat(chunks).toString("utf8"), internalOrigin, publicOrigin(req.headers.host)));
+              delete headers["transfer-encoding"];
+              res.writeHead(up.statusCode ?? 502, { ...headers, "content-length": String(body.length) });
+              res.end(body);
+              finish(up.statusCode ?? 502, fault?.kind, principal);
+            });
+            return;
+          }
+          res.writeHead(up.statusCode ?? 502, headers);
           up.pipe(res);
           up.on("end", () => finish(up.statusCode ?? 502, fault?.kind, principal));
         },
