@@ -52,6 +52,8 @@ describe("REST spec check of captured exchanges", () => {
       record({ service: "arm", method: "GET", path: `${FACTORY}/nowhere`, status: 400, exchange: { responseBody: armError("MissingApiVersionParameter"), requestHeaders: {}, responseHeaders: {} } }),
       record({ service: "batch", method: "GET", path: "/pools", status: 429, fault: "429", exchange: { responseBody: batchError("ServerBusy"), requestHeaders: {}, responseHeaders: {} } }),
       record({ service: "arm", method: "POST", path: `${FACTORY}/pipelines/p/createRun`, status: 403, exchange: { responseBody: armError("AuthorizationFailed"), requestHeaders: {}, responseHeaders: {} } }),
+      // An operation the local Azure does not implement: 501 from the front door, no route.
+      record({ service: "arm", method: "GET", path: `${FACTORY}/triggers`, query: "?api-version=2018-06-01", status: 501, exchange: { responseBody: armError("NotImplemented"), requestHeaders: {}, responseHeaders: {} } }),
       // No emulator route answered: the front door's 404 for an unknown path.
       record({ service: "batch", method: "GET", path: "/nothing/here", query: "?api-version=2022-10-01.16.0", status: 404, exchange: { responseBody: batchError("ResourceNotFound"), requestHeaders: {}, responseHeaders: {} } }),
     ];
