@@ -155,6 +155,43 @@ describe("local Azure: Microsoft.DataFactory resources (factories, pipelines, li
     assert.match(String((staging.properties as unknown as { connectionString: string }).connectionString), new RegExp(`AccountName=${azure.info.storage.accountName};`));
   });
 
+  it("never returns a linked service's secrets: SecureStrings are masked, connection strings lose their key", async () => {
+    const client = dataFactoryClient(azure);
+    const accountKey = "c2VjcmV0LWFjY291bnQta2V5LXRoYXQtbXVzdC1ub3QtbGVhaw==";
+    const batchKey = "batch-key-that-must-not-leak";
+    const put = await client.linkedServices.createOrUpdate(rg, factory, "KeyedStorage", {
+      properties: {
+        type: "AzureBlobStorage",
+        connectionString: `DefaultEndpointsProtocol=https;AccountName=${azure.info.storage.accountName};AccountKey=${accountKey};EndpointSuffix=core.windows.net`,
+      } as never,
+    });
+    const putText = JSON.stringify(put);
+    assert.ok(!putText.includes(accountKey), putText);
+    await client.linkedServices.createOrUpdate(rg, factory, "KeyedBatch", {
+      properties: {
+        type: "AzureBatch",
+        accountName: "releasebatch",
+        batchUri: "https://releasebatch.westeurope.batch.azure.com",
+        poolName: "adf-pool",
+        accessKey: { type: "SecureString", value: batchKey },
+        linkedServiceName: { referenceName: "KeyedStorage", type: "LinkedServiceReference" },
+      } as never,
+    });
+    const storage = (await client.linkedServices.get(rg, factory, "KeyedStorage")).properties as unknown as { connectionString: string; encryptedCredential?: string };
+    assert.equal(storage.connectionString, `DefaultEndpointsProtocol=https;AccountName=${azure.info.storage.accountName};EndpointSuffix=core.windows.net`);
+    assert.ok(storage.encryptedCredential, "the key is named by encryptedCredential");
+    const batch = (await client.linkedServices.get(rg, factory, "KeyedBatch")).properties as unknown as { accessKey: { type: string; value: string }; linkedServiceName: { referenceName: string } };
+    assert.deepEqual(batch.accessKey, { type: "SecureString", value: "**********" });
+    assert.equal(batch.linkedServiceName.referenceName, "KeyedStorage");
+    const listed: unknown[] = [];
+    for await (const l of client.linkedServices.listByFactory(rg, factory)) listed.push(l);
+    const listText = JSON.stringify(listed);
+    assert.ok(!listText.includes(accountKey) && !listText.includes(batchKey), "no secret in the list");
+    // The stored definition keeps the secret for the run simulation.
+    const stored = azure.state.dataFactory.factory(factory)?.linkedServices.get("KeyedBatch");
+    assert.equal((stored?.properties.typeProperties?.accessKey as { value: string }).value, batchKey);
+  });
+
   it("retries an injected 429 after Retry-After", async () => {
     azure.faults.add({ service: "arm", kind: "429", count: 1, retryAfterSeconds: 1, path: /Microsoft\.DataFactory/ });
     const started = Date.now();

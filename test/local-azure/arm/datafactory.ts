@@ -1,9 +1,10 @@
 /**
  * Microsoft.DataFactory 2018-06-01 on the local ARM, as @azure/arm-datafactory
- * 12 calls it: factory get, pipelines and linked services (get, list,
- * createOrUpdate, delete), createRun, pipeline runs (get, cancel,
- * queryPipelineRuns) and queryActivityruns. The run simulation lives in
- * ../datafactory/.
+ * 12 calls it: factory get, pipelines (get, list, createOrUpdate, delete),
+ * linked services (get, list, createOrUpdate; secrets masked as ADF does),
+ * createRun, pipeline runs (get, cancel, queryPipelineRuns) and
+ * queryActivityruns. Other operations are 501 NotImplemented from the front
+ * door. The run simulation lives in ../datafactory/.
  *
  * Not-found answers (all 404): an unknown factory is ARM's ResourceNotFound,
  * as for any tracked resource. Pipelines and runs are answered by ADF itself;
@@ -19,7 +20,7 @@ import { renderActivityRun, renderFactory, renderLinkedService, renderPipeline, 
 import { effectiveParameters, findLinkedService, findPipeline, manualInvoker } from "../datafactory/runs";
 import { newEtag, type DataFactoryState } from "../datafactory/state";
 import { validatePipeline, validateRunParameters } from "../datafactory/validation";
-import type { ActivityRunRecord, FactoryEntity, Json, LinkedServiceProperties, PipelineProperties, PipelineRunRecord } from "../datafactory/types";
+import type { ActivityRunRecord, FactoryEntity, Json, JsonObject, LinkedServiceEntity, LinkedServiceProperties, PipelineProperties, PipelineRunRecord } from "../datafactory/types";
 
 /**
  * Azure serves factories, pipelines, linked services and the run operations
@@ -34,6 +35,38 @@ const BASE = "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}
 
 function entityNotFound(name: string): ServiceError {
   return new ServiceError(404, "NotFound", `Entity ${name} not found`);
+}
+
+/** What ADF shows for a SecureString it holds. */
+export const SECRET_MASK = "**********";
+
+const SECRET_PARTS = /(^|;)\s*(AccountKey|SharedAccessSignature|SharedAccessKey|Password|Pwd)\s*=[^;]*/gi;
+
+function maskValue(value: Json): Json {
+  if (Array.isArray(value)) return value.map(maskValue);
+  if (value === null || typeof value !== "object") return value;
+  if (value.type === "SecureString" && "value" in value) return { ...value, value: SECRET_MASK };
+  return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, maskValue(v)]));
+}
+
+/**
+ * A linked service as ADF answers it (get, list, and the createOrUpdate
+ * response): it never returns a secret it holds. A SecureString's value is
+ * masked, and a plain connection string loses its key, SAS or password,
+ * which ADF keeps encrypted and names by `encryptedCredential` (as in the
+ * AzureBlobStorage GET body quoted in Azure/azure-powershell#10032). The run
+ * simulation reads the stored definition, unmasked.
+ */
+export function maskedLinkedService(l: LinkedServiceEntity): LinkedServiceEntity {
+  const typeProperties = l.properties.typeProperties;
+  if (!typeProperties) return l;
+  const masked = maskValue(typeProperties) as JsonObject;
+  const cs = masked.connectionString;
+  if (typeof cs === "string" && new RegExp(SECRET_PARTS.source, "i").test(cs)) {
+    masked.connectionString = cs.replace(SECRET_PARTS, "$1").replace(/^;+/, "").replace(/;{2,}/g, ";");
+    masked.encryptedCredential ??= Buffer.from(JSON.stringify({ Version: "2017-11-30", ProtectionMode: "Key", SecretContentType: "Plaintext" })).toString("base64");
+  }
+  return { ...l, properties: { ...l.properties, typeProperties: masked } };
 }
 
 function bool(value: string | null): boolean {
@@ -110,13 +143,13 @@ export function registerDataFactory(arm: ArmService, state: DataFactoryState): v
     // Linked services
     .add("GET", `${BASE}/linkedservices`, { action: `${TYPE}/linkedservices/read`, versions: DATA_FACTORY_API_VERSIONS }, (req) => {
       const f = factoryOf(req);
-      return ok({ value: [...f.linkedServices.values()].map((l) => renderLinkedService(sub(), f, l)) });
+      return ok({ value: [...f.linkedServices.values()].map((l) => renderLinkedService(sub(), f, maskedLinkedService(l))) });
     })
     .add("GET", `${BASE}/linkedservices/{linkedServiceName}`, { action: `${TYPE}/linkedservices/read`, versions: DATA_FACTORY_API_VERSIONS }, (req) => {
       const f = factoryOf(req);
       const l = findLinkedService(f, req.params.linkedServiceName);
       if (!l) throw entityNotFound(req.params.linkedServiceName);
-      return notModified(req, l.etag) ? { status: 304 } : ok(renderLinkedService(sub(), f, l));
+      return notModified(req, l.etag) ? { status: 304 } : ok(renderLinkedService(sub(), f, maskedLinkedService(l)));
     })
     .add("PUT", `${BASE}/linkedservices/{linkedServiceName}`, { action: `${TYPE}/linkedservices/write`, versions: DATA_FACTORY_API_VERSIONS }, (req) => {
       const f = factoryOf(req);
@@ -128,7 +161,7 @@ export function registerDataFactory(arm: ArmService, state: DataFactoryState): v
       if (existing) f.linkedServices.delete(existing.name);
       const entity = { name: existing?.name ?? name, etag: newEtag(), properties: body.properties };
       f.linkedServices.set(entity.name, entity);
-      return ok(renderLinkedService(sub(), f, entity));
+      return ok(renderLinkedService(sub(), f, maskedLinkedService(entity)));
     })
 
     // Runs
