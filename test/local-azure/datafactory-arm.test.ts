@@ -212,6 +212,19 @@ describe("local Azure: Microsoft.DataFactory resources (factories, pipelines, li
     assert.equal((await client.pipelines.get(rg, factory, "run-batch-app")).name, "run-batch-app");
   });
 
+  it("answers a createRun whose reference run does not exist as ADF does, with its target", async () => {
+    const token = await new (await import("@azure/identity")).ClientSecretCredential(azure.info.tenantId, azure.info.clientId, azure.info.clientSecret, {
+      authorityHost: azure.info.authorityHost,
+      disableInstanceDiscovery: true,
+    }).getToken("https://management.azure.com/.default");
+    const url = `${azure.info.armUrl}/subscriptions/${azure.info.subscriptionId}/resourceGroups/${rg}/providers/Microsoft.DataFactory/factories/${factory}/pipelines/run-batch-app/createRun?api-version=2018-06-01&referencePipelineRunId=not-a-run`;
+    const res = await fetch(url, { method: "POST", headers: { authorization: `Bearer ${token.token}`, "content-type": "application/json" }, body: "{}" });
+    assert.equal(res.status, 400);
+    assert.deepEqual(await res.json(), {
+      error: { code: "ReferencedPipelineRunNotValid", message: "Referenced pipeline run id not-a-run is not a valid run id.", target: "pipeline/run-batch-app/" },
+    });
+  });
+
   it("refuses an api-version Data Factory does not serve with NoRegisteredProviderFound", async () => {
     const token = await new (await import("@azure/identity")).ClientSecretCredential(azure.info.tenantId, azure.info.clientId, azure.info.clientSecret, {
       authorityHost: azure.info.authorityHost,

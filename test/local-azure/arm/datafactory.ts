@@ -181,7 +181,8 @@ export function registerDataFactory(arm: ArmService, state: DataFactoryState): v
       if (referenceId) {
         const reference = state.run(referenceId);
         if (!reference || reference.factoryName !== f.name) {
-          throw new ServiceError(400, "ReferencedPipelineRunNotValid", `Referenced pipeline run id ${referenceId} is not a valid run id.`);
+          // ADF's answer, target included (MicrosoftDocs/azure-docs#38179).
+          throw new ServiceError(400, "ReferencedPipelineRunNotValid", `Referenced pipeline run id ${referenceId} is not a valid run id.`, { target: `pipeline/${pipeline.name}/` });
         }
         // The spec: with a reference run, its parameters are used, not the body's.
         parameters = reference.parameters;
