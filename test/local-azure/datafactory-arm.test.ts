@@ -46,6 +46,25 @@ describe("local Azure: Microsoft.DataFactory resources (factories, pipelines, li
     }
   });
 
+  it("lists factories in the subscription and in a resource group", async () => {
+    const client = dataFactoryClient(azure);
+    azure.state.dataFactory.addFactory({ name: "other-adf", resourceGroup: "rg-other", location: "northeurope" });
+    azure.state.arm.resourceGroups.set("rg-other", { name: "rg-other", location: "northeurope" });
+    try {
+      const all: string[] = [];
+      for await (const f of client.factories.list()) all.push(`${f.name}@${f.location}`);
+      assert.deepEqual(all.sort(), ["other-adf@northeurope", "release-adf@westeurope"]);
+      const inGroup: string[] = [];
+      for await (const f of client.factories.listByResourceGroup(rg)) inGroup.push(f.name ?? "");
+      assert.deepEqual(inGroup, ["release-adf"]);
+      const e = await errorOf(client.factories.listByResourceGroup("rg-nope").next());
+      assert.equal(e.code, "ResourceGroupNotFound");
+    } finally {
+      azure.state.dataFactory.factories.delete("other-adf");
+      azure.state.arm.resourceGroups.delete("rg-other");
+    }
+  });
+
   it("lists and gets the release pipeline as it was defined", async () => {
     const client = dataFactoryClient(azure);
     const names: string[] = [];

@@ -1,6 +1,7 @@
 /**
  * Microsoft.DataFactory 2018-06-01 on the local ARM, as @azure/arm-datafactory
- * 12 calls it: factory get, pipelines (get, list, createOrUpdate, delete),
+ * 12 calls it: factories (get, list, list by resource group), pipelines
+ * (get, list, createOrUpdate, delete),
  * linked services (get, list, createOrUpdate; secrets masked as ADF does),
  * createRun, pipeline runs (get, cancel, queryPipelineRuns) and
  * queryActivityruns. Other operations are 501 NotImplemented from the front
@@ -104,6 +105,13 @@ export function registerDataFactory(arm: ArmService, state: DataFactoryState): v
   const ok = (body?: unknown): AzureResponse => ({ status: 200, body });
 
   arm
+    // Factories_List and Factories_ListByResourceGroup: how a caller finds a factory it only knows by name.
+    .add("GET", "/subscriptions/{subscriptionId}/providers/Microsoft.DataFactory/factories", { action: `${TYPE}/read`, versions: DATA_FACTORY_API_VERSIONS }, () =>
+      ok({ value: [...state.factories.values()].map((f) => renderFactory(sub(), f)) }),
+    )
+    .add("GET", "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.DataFactory/factories", { action: `${TYPE}/read`, versions: DATA_FACTORY_API_VERSIONS }, (req) =>
+      ok({ value: [...state.factories.values()].filter((f) => f.resourceGroup.toLowerCase() === req.params.resourceGroupName.toLowerCase()).map((f) => renderFactory(sub(), f)) }),
+    )
     .add("GET", BASE, { action: `${TYPE}/read`, versions: DATA_FACTORY_API_VERSIONS }, (req) => {
       const f = factoryOf(req);
       return notModified(req, f.eTag) ? { status: 304 } : ok(renderFactory(sub(), f));
