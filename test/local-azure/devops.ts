@@ -46,7 +46,8 @@ export class DevOpsService {
 
   async handle(req: AzureRequest): Promise<AzureResponse & { route?: string }> {
     if (req.method !== "POST" || !req.path.endsWith("/oidctoken")) {
-      throw new ServiceError(404, "NotFound", `No route for ${req.method} ${req.path}.`);
+      // Not a 404 a client would take for a real not-found: the local Azure DevOps serves the OIDC token only.
+      throw new ServiceError(501, "NotImplemented", `The local Azure DevOps does not implement ${req.method} ${req.path}; it serves POST /{organization}${OIDC_PATH} only.`);
     }
     if (!req.query.get("api-version")) {
       throw new ServiceError(400, "VssInvalidApiVersion", "The api-version query parameter is required.");

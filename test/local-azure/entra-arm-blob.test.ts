@@ -123,6 +123,14 @@ describe("local Azure: Entra ID, ARM (Microsoft.Storage) and Blob", function () 
       assert.equal(res.status, 401);
     });
 
+    it("answers a DevOps call it does not implement with 501 NotImplemented, not a 404", async () => {
+      const res = await fetch(`${azure.info.devopsUrl}/contoso/_apis/connectionData?api-version=7.1`, { headers: { authorization: `Bearer ${azure.info.devops.accessToken}` } });
+      assert.equal(res.status, 501);
+      const body = (await res.json()) as { code: string; message: string };
+      assert.equal(body.code, "NotImplemented");
+      assert.match(body.message, /^The local Azure DevOps does not implement GET \/contoso\/_apis\/connectionData; it serves POST \/\{organization\}\/_apis\/distributedtask\/.*\/oidctoken only\.$/);
+    });
+
     it("serves managed identity tokens on loopback (App Service style)", async () => {
       const saved = { endpoint: process.env.IDENTITY_ENDPOINT, header: process.env.IDENTITY_HEADER };
       process.env.IDENTITY_ENDPOINT = azure.info.managedIdentity.endpoint;
