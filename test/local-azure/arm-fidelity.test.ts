@@ -96,7 +96,15 @@ describe("local Azure: ARM fidelity (unimplemented operations, api-versions, sub
       assert.equal(denied.status, 403);
       assert.equal(armError(denied.body).code, "AuthorizationFailed");
       assert.match(armError(denied.body).message, /perform action 'Microsoft\.Storage\/storageAccounts\/blobServices\/read' over scope '.*\/blobServices\/default'/);
+      // A POST action is checked on the resource it acts on, as ARM scopes it.
+      const deniedAction = await arm("POST", `${accountPath}/regenerateKey`, "2025-08-01");
+      assert.equal(deniedAction.status, 403);
+      assert.match(armError(deniedAction.body).message, new RegExp(`perform action 'Microsoft\\.Storage/storageAccounts/regenerateKey/action' over scope '${accountPath}' `));
       azure.state.arm.denyRules.length = 0;
+
+      // An api-version Azure serves but the local Azure does not answer: the real checks come first there too.
+      const oldVersionNoGroup = await arm("GET", `${sub}/resourceGroups/rg-nope/providers/Microsoft.Storage/storageAccounts/x`, "2019-06-01");
+      assert.equal(armError(oldVersionNoGroup.body).code, "ResourceGroupNotFound");
 
       const unknownAccount = await arm("GET", `${rgPath}/providers/Microsoft.Storage/storageAccounts/nosuchaccount`, "2025-08-01");
       assert.equal(unknownAccount.status, 404);

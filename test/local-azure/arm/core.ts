@@ -272,6 +272,13 @@ export function generalisePath(path: string, templates: string[]): string {
   return `/${out.join("/")}`;
 }
 
+/** The scope ARM checks a request's action on: a POST action's is the resource it acts on (`…/{accountName}/listKeys` → the account). */
+function actionScope(method: string, path: string, template: string): string {
+  const t = templateSegments(template);
+  const endsOnAction = method.toUpperCase() === "POST" && t.length > 1 && !isPlaceholder(t[t.length - 1]) && isPlaceholder(t[t.length - 2]);
+  return endsOnAction ? path.replace(/\/[^/]+\/?$/, "") : path;
+}
+
 export class ArmService {
   private readonly router = new Router();
   private readonly routeOptions = new Map<string, ArmRouteOptions>();
@@ -306,35 +313,29 @@ export class ArmService {
     if (!match || "methodNotAllowed" in match) return this.unimplemented(req);
     const template = match.route.name.slice(match.route.name.indexOf(" ") + 1);
     const versions: ApiVersions | undefined = options!.versions ?? (options!.apiVersions ? { served: options!.apiVersions } : undefined);
-    if (versions) {
-      const verdict = apiVersionVerdict(versions, apiVersion);
+    const verdict = versions ? apiVersionVerdict(versions, apiVersion) : "ok";
+    if (versions && verdict === "not-served") {
       const named = armOperationName(req.method, template);
-      if (verdict === "not-served") {
-        const resourceGroup = match.params.resourceGroupName !== undefined ? this.findResourceGroup(match.params.resourceGroupName) : undefined;
-        throw apiVersionNotServed({
-          namespace: named.namespace,
-          type: options!.resourceType ?? named.type,
-          apiVersion,
-          served: versions.served,
-          location: match.params.resourceGroupName !== undefined ? (resourceGroup?.location ?? this.defaultLocation()) : undefined,
-          locations: this.locations(),
-        });
-      }
-      if (verdict === "not-emulated") {
-        throw notImplemented(
-          `'${options!.action}' (${req.method} ${template}) at api-version '${apiVersion}'`,
-          `Azure serves this api-version; the local Azure answers '${newestFirst(versions.emulated ?? []).join(", ")}'.`,
-        );
-      }
+      const resourceGroup = match.params.resourceGroupName !== undefined ? this.findResourceGroup(match.params.resourceGroupName) : undefined;
+      throw apiVersionNotServed({
+        namespace: named.namespace,
+        type: options!.resourceType ?? named.type,
+        apiVersion,
+        served: versions.served,
+        location: match.params.resourceGroupName !== undefined ? (resourceGroup?.location ?? this.defaultLocation()) : undefined,
+        locations: this.locations(),
+      });
     }
     this.checkSubscription(match.params.subscriptionId);
-    // A POST action's scope is the resource it acts on: `…/{accountName}/listKeys` is checked on the account.
-    const t = templateSegments(template);
-    const endsOnAction = req.method === "POST" && t.length > 1 && !isPlaceholder(t[t.length - 1]) && isPlaceholder(t[t.length - 2]);
-    const scope = endsOnAction ? req.path.replace(/\/[^/]+\/?$/, "") : req.path;
     // A tenant-level list is not refused: it shows what the principal may read.
-    if (!options!.tenantLevel) this.checkAuthorized(req, options!.action, scope);
+    if (!options!.tenantLevel) this.checkAuthorized(req, options!.action, actionScope(req.method, req.path, template));
     this.checkResourceGroup(match.params.resourceGroupName);
+    if (versions && verdict === "not-emulated") {
+      throw notImplemented(
+        `'${options!.action}' (${req.method} ${template}) at api-version '${apiVersion}'`,
+        `Azure serves this api-version; the local Azure answers '${newestFirst(versions.emulated ?? []).join(", ")}'.`,
+      );
+    }
     req.params = match.params;
     return { ...(await match.route.handler(req)), route: match.route.name };
   }
@@ -351,7 +352,7 @@ export class ArmService {
     this.checkSubscription(subscriptionId);
     const template = generalisePath(req.path, this.templates.map((t) => t.template));
     const { action } = armOperationName(req.method, template);
-    this.checkAuthorized(req, action, req.path);
+    this.checkAuthorized(req, action, actionScope(req.method, req.path, template));
     this.checkResourceGroup(resourceGroupName);
     const methods = this.templates.filter((t) => t.template.toLowerCase() === template.toLowerCase()).map((t) => t.method);
     throw notImplemented(`'${action}' (${req.method} ${template})`, methods.length ? `It implements ${methods.join(", ")} on this path.` : "");
