@@ -55,8 +55,10 @@ function errorCode(body: unknown): string | undefined {
 
 /**
  * Errors the front door answers before a provider route runs: injected
- * faults, 401/403/429/5xx, a missing api-version, and any error no emulator
- * route produced (an unknown path answered 404 in the service's shape).
+ * faults, 401/403/429/5xx (501 NotImplemented for an operation the local
+ * Azure does not implement among them), a missing api-version, and any error
+ * no emulator route produced (an unknown Batch path answered 404 in Batch's
+ * shape, an unserved api-version, an unknown resource group).
  */
 export function isFrontDoorError(record: ExchangeRecord): boolean {
   if (record.fault && record.fault !== "slow") return true;
