@@ -106,7 +106,8 @@ async function main(): Promise<number> {
       passes.push({ name, status: result.status ?? 1, seconds: (Date.now() - started) / 1000, pending: readPending(pendingLog) });
     };
 
-    runPass(fullRun ? `all tests, tasks on Node ${process.version}` : `the given tests, tasks on Node ${process.version}`, args, baseEnv);
+    const taskNode = process.env.TASK_NODE_BINARY?.trim() ? process.env.TASK_NODE_BINARY.trim() : `Node ${process.version}`;
+    runPass(`${fullRun ? "all tests" : "the given tests"}, tasks on ${taskNode}`, args, baseEnv);
 
     if (fullRun) {
       const node24 = process.env.TEST_NODE24?.trim().toLowerCase() === "off" ? { found: false as const, reason: "TEST_NODE24=off" } : node24Runtime();
