@@ -26,7 +26,7 @@ export type Resolution = { resolved: true; value: unknown } | { resolved: false;
 export function expressionSource(field: unknown): { expression: string } | { literal: unknown } {
   if (field !== null && typeof field === "object" && !Array.isArray(field)) {
     const f = field as { type?: unknown; value?: unknown };
-    if (f.type === "Expression" && typeof f.value === "string") return { expression: f.value.startsWith("@") ? f.value : `@${f.value}` };
+    if (f.type === "Expression" && typeof f.value === "string") field = f.value;
   }
   if (typeof field === "string" && field.startsWith("@") && !field.startsWith("@@")) return { expression: field };
   if (typeof field === "string" && field.includes("@{")) return { expression: field };

@@ -2,7 +2,8 @@
  * "Did you mean …?" for names the user typed: parameters, factories,
  * pipelines. A small optimal-string-alignment distance (a swap of two
  * neighbouring letters counts as one edit, the commonest typo), compared
- * case-insensitively, with a case-only difference ranked closest of all.
+ * case-insensitively, with a case-only difference ranked closest of all;
+ * only the closest names are suggested.
  */
 
 import { InputError } from "../../runtime/errors";
@@ -37,11 +38,12 @@ export interface ClosestNamesOptions {
 /**
  * Candidates close enough to `name` to be what was meant, closest first: a
  * case-only difference, then by edit distance up to about a third of the
- * name's length (at least 1, at most 4 edits), then names that contain it.
+ * name's length (2 to 4 edits; 1 for names under 3 characters), then names
+ * that contain it or are contained in it.
  */
 export function closestNames(name: string, candidates: readonly string[], options: ClosestNamesOptions = {}): string[] {
   const wanted = name.toLowerCase();
-  const allowed = Math.min(4, Math.max(1, Math.floor(wanted.length / 3)));
+  const allowed = wanted.length < 3 ? 1 : Math.min(4, Math.max(2, Math.floor(wanted.length / 3)));
   const scored: { candidate: string; score: number }[] = [];
   for (const candidate of new Set(candidates)) {
     if (candidate === name) continue;
@@ -56,7 +58,8 @@ export function closestNames(name: string, candidates: readonly string[], option
     if (score !== undefined) scored.push({ candidate, score });
   }
   scored.sort((x, y) => x.score - y.score || x.candidate.localeCompare(y.candidate));
-  return scored.slice(0, options.limit ?? 3).map((s) => s.candidate);
+  // Only the closest: 'ingest-daily' for 'ingest-dayly', not 'ingest-hourly' as well.
+  return scored.filter((s) => s.score === scored[0].score).slice(0, options.limit ?? 3).map((s) => s.candidate);
 }
 
 /** `'a', 'b' and 'c'`, or `'a', 'b', … and 12 more` past `max`. */

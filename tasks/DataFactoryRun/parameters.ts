@@ -60,7 +60,7 @@ function kindOf(value: unknown): string {
 export function parseParameters(text: string, source: ParameterSource): ParsedParameters {
   const trimmed = text.replace(/^\uFEFF/, "").trim();
   if (trimmed === "") return { source, values: {}, writtenAs: {} };
-  const doc = parseDocument(trimmed, { uniqueKeys: true, prettyErrors: false });
+  const doc = parseDocument(trimmed, { uniqueKeys: true });
   let values: unknown;
   const writtenAs: Record<string, string> = {};
   if (doc.errors.length === 0) {
@@ -78,7 +78,8 @@ export function parseParameters(text: string, source: ParameterSource): ParsedPa
       values = JSON.parse(trimmed);
     } catch (jsonError) {
       const looksLikeJson = trimmed.startsWith("{") || trimmed.startsWith("[");
-      const reason = looksLikeJson ? (jsonError as Error).message : doc.errors[0].message.split("\n")[0];
+      // The YAML message's first line says where: "… at line 2, column 1:".
+      const reason = looksLikeJson ? (jsonError as Error).message : doc.errors[0].message.split("\n")[0].replace(/[.:]$/, "");
       throw new InputError(source.input, `${where(source)}: the parameters are not valid ${looksLikeJson ? "JSON" : "YAML"}: ${reason}.`);
     }
   }
