@@ -133,10 +133,10 @@ export class RunFollower {
     this.lastRun = run;
     const events: FollowEvent[] = [];
     const status = run.status ?? "Unknown";
-    if (status !== this.status) {
-      events.push({ kind: "runStatus", status, previous: this.status, message: run.message || undefined });
-      this.status = status;
-    }
+    // A new status comes before the activities' news, the final one after them.
+    const statusEvent: FollowEvent | undefined = status !== this.status ? { kind: "runStatus", status, previous: this.status, message: run.message || undefined } : undefined;
+    this.status = status;
+    if (statusEvent && !TERMINAL_RUN.has(status)) events.push(statusEvent);
     for (const activity of [...activityRuns].sort((a, b) => startOf(a) - startOf(b))) {
       const id = activity.activityRunId ?? `${activity.activityName}@${String(activity.activityRunStart)}`;
       const name = activity.activityName ?? "(unnamed)";
@@ -166,6 +166,7 @@ export class RunFollower {
       }
     }
 
+    if (statusEvent && TERMINAL_RUN.has(status)) events.push(statusEvent);
     if (TERMINAL_RUN.has(status)) return { events, decision: { kind: "done", outcome: this.outcome(run) } };
 
     if (this.cancelRequested) {
@@ -293,9 +294,9 @@ export async function collectActivityRuns(queryPage: (continuationToken: string 
 
 /** The log line for an event, e.g. `Activity 'Run app' (Custom) Succeeded after 31 s.` */
 export function formatEvent(event: FollowEvent): string {
-  if (event.kind === "runStatus") return `Pipeline run is ${event.status}${event.message ? `: ${event.message}` : ""}.`;
+  if (event.kind === "runStatus") return event.message ? `Pipeline run is ${event.status}: ${event.message.trim().replace(/\.$/, "")}.` : `Pipeline run is ${event.status}.`;
   const which = `Activity '${event.name}'${event.occurrence > 1 ? ` #${event.occurrence}` : ""}${event.type ? ` (${event.type})` : ""}`;
-  if (event.kind === "activityStarted") return `${which} started${event.status !== "InProgress" ? ` (${event.status})` : ""}.`;
+  if (event.kind === "activityStarted") return `${which} started${event.status === "Queued" ? " (queued)" : ""}.`;
   const took = event.durationMs !== undefined ? ` after ${formatDuration(event.durationMs)}` : "";
   const error = event.error ? `: ${event.error.errorCode ? `${event.error.errorCode} ` : ""}${event.error.message}` : ".";
   return `${which} ${event.status}${took}${error}`;
