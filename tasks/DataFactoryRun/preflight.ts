@@ -334,7 +334,8 @@ export async function preflight(options: PreflightOptions): Promise<PreflightRes
             "Use a connection string with the account key (it may come from Key Vault) in that linked service.",
           );
         }
-        if (batch && stagingName && resource !== stagingName) {
+        // Linked service names are case-insensitive in a factory.
+        if (batch && stagingName && resource.toLowerCase() !== stagingName.toLowerCase()) {
           const stagingLs = findLinkedService(stagingName);
           const stagingAccount = storageAccountOf(stagingLs);
           const staging = `the storage that Batch linked service '${batchName}' uses ('${stagingName}'${stagingAccount.accountName ? `, account ${stagingAccount.accountName}` : ""})`;
