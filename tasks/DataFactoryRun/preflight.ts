@@ -240,6 +240,32 @@ function edgeSpaces(field: unknown): { leading: boolean; trailing: boolean } | u
   return { leading: first?.literal !== undefined && /^\s/.test(first.literal), trailing: last?.literal !== undefined && /\s$/.test(last.literal) };
 }
 
+/**
+ * The Batch pool a Custom activity runs on, from its Azure Batch linked
+ * service, or why it is not known (no such linked service, an expression).
+ */
+export function batchPoolOf(
+  activity: Pick<CustomActivity, "linkedServiceName">,
+  linkedServices: readonly LinkedServiceResource[],
+  scope: ExpressionScope,
+): { pool: BatchPoolRef; linkedServiceName: string } | { reason: string } {
+  const name = activity.linkedServiceName?.referenceName;
+  if (!name) return { reason: "the activity names no Azure Batch linked service" };
+  const ls = linkedServices.find((l) => l.name === name) ?? linkedServices.find((l) => l.name?.toLowerCase() === name.toLowerCase());
+  if (!ls) return { reason: `its linked service '${name}' does not exist` };
+  if (ls.properties.type !== "AzureBatch") return { reason: `its linked service '${name}' is not an Azure Batch linked service` };
+  const batch = ls.properties as AzureBatchLinkedService;
+  const account = resolveField(batch.accountName, scope);
+  if (!account.resolved) return { reason: account.reason };
+  const poolName = resolveField(batch.poolName, scope);
+  if (!poolName.resolved) return { reason: poolName.reason };
+  const batchUri = resolveField(batch.batchUri, scope);
+  return {
+    linkedServiceName: name,
+    pool: { accountName: String(account.value), poolName: String(poolName.value), batchUri: batchUri.resolved && typeof batchUri.value === "string" ? batchUri.value : undefined },
+  };
+}
+
 export async function preflight(options: PreflightOptions): Promise<PreflightResult> {
   const scope: ExpressionScope = {
     parameters: options.parameters,
@@ -414,13 +440,10 @@ export async function preflight(options: PreflightOptions): Promise<PreflightRes
 
     // 4. The pool.
     if (batch) {
-      const account = resolveField(batch.accountName, scope);
-      const poolName = resolveField(batch.poolName, scope);
-      const batchUri = resolveField(batch.batchUri, scope);
-      if (!account.resolved) notResolved("pool", "The Batch pool", account);
-      else if (!poolName.resolved) notResolved("pool", "The Batch pool", poolName);
+      const located = batchPoolOf(activity, options.linkedServices, scope);
+      if ("reason" in located) add("pool", "info", `The Batch pool not checked: ${located.reason}.`);
       else {
-        const ref: BatchPoolRef = { accountName: String(account.value), poolName: String(poolName.value), batchUri: batchUri.resolved && typeof batchUri.value === "string" ? batchUri.value : undefined };
+        const ref = located.pool;
         const key = `${ref.accountName}\n${ref.poolName}`;
         if (!poolCache.has(key)) {
           poolCache.set(
