@@ -177,7 +177,7 @@ export class RunFollower {
             kind: "stop",
             reason: "cancelNotConfirmed",
             lastStatus: status,
-            message: `Data Factory was asked to cancel run ${run.runId ?? ""} but it was still ${status} ${Math.round(this.cancelRequested.graceMs / 1000)} s later; check it in Data Factory Studio.`.replace("run  ", "run "),
+            message: `Data Factory was asked to cancel ${run.runId ? `run ${run.runId}` : "the run"} but it was still ${status} ${Math.round(this.cancelRequested.graceMs / 1000)} s later; check it in Data Factory Studio.`,
           },
         };
       }
@@ -212,14 +212,14 @@ export class RunFollower {
   }
 
   private stopFor(reason: "timeout" | "signal", nowMs: number): FollowDecision {
-    const runId = this.lastRun?.runId ?? "";
+    const run = this.lastRun?.runId ? `run ${this.lastRun.runId}` : "the run";
     const why = reason === "timeout" ? `The run did not finish within ${this.options.timeoutMinutes} min` : "The task was cancelled";
     if (!this.options.cancelOnTimeout) {
       return {
         kind: "stop",
         reason,
         lastStatus: this.status,
-        message: `${why}; run ${runId} is left ${this.status ?? "running"} in Data Factory (cancelOnTimeout is false).`,
+        message: `${why}; ${run} is left ${this.status ?? "running"} in Data Factory (cancelOnTimeout is false).`,
       };
     }
     const graceMs = (reason === "timeout" ? (this.options.cancelGraceSecondsAfterTimeout ?? 120) : (this.options.cancelGraceSecondsAfterSignal ?? 5)) * 1000;
@@ -228,7 +228,7 @@ export class RunFollower {
       kind: "cancel",
       reason,
       recursive: this.options.cancelRecursive,
-      message: `${why}; cancelling run ${runId} in Data Factory${this.options.cancelRecursive ? ", with the pipelines it started" : ""}.`,
+      message: `${why}; cancelling ${run} in Data Factory${this.options.cancelRecursive ? ", with the pipelines it started" : ""}.`,
       delayMs: Math.min(this.initialDelayMs, graceMs),
     };
   }

@@ -250,7 +250,8 @@ export function validateParameters(given: readonly ParsedParameters[], options: 
   if (problems.length > 0) {
     const declaredList = declaredNames.length ? ` The pipeline declares: ${declaredNames.map((n) => describeDeclared(n, declared[n])).join(", ")}.` : "";
     const head = problems.length === 1 ? `parameter problem for pipeline '${options.pipelineName}'` : `${problems.length} parameter problems for pipeline '${options.pipelineName}'`;
-    throw new InputError(input, `Input '${input}': ${head}:\n${problems.map((p) => `  - ${p}`).join("\n")}\n${declaredList.trim()}`.trimEnd());
+    const named = inputs.length > 1 ? `Inputs ${inputs.map((i) => `'${i}'`).join(" and ")}` : `Input '${input}'`;
+    throw new InputError(input, `${named}: ${head}:\n${problems.map((p) => `  - ${p}`).join("\n")}\n${declaredList.trim()}`.trimEnd());
   }
   return { parameters, secureNames, coercions };
 }

@@ -110,6 +110,8 @@ describe("DataFactoryRun parameters", () => {
     const { parsed, overridden } = combineParameters(file, inline("count: 2\n"));
     assert.deepEqual(overridden, ["count"]);
     assert.deepEqual(validateParameters(parsed, { pipelineName: "ingest", declared }).parameters, { runDate: "from-file", count: 2 });
+    const bad = combineParameters(parseParameters("ratio: fast\n", { input: "parametersFile", file: "p.yml" }), inline("runDate: x\n"));
+    rejects(() => validateParameters(bad.parsed, { pipelineName: "ingest", declared }), /^Inputs 'parametersFile' and 'parameters': parameter problem for pipeline 'ingest':\n {2}- 'ratio' is the text 'fast', not a Float\./);
   });
 
   it("marks SecureString parameters so the entry can mask them, without echoing the value", () => {
