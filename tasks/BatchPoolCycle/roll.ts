@@ -124,6 +124,8 @@ class PoolRoll {
   private readonly deadline: number;
   private readonly cycle;
   private readonly disabledByUs = new Set<string>();
+  /** onlyOutdated: pending nodes whose files could not be read yet (they were not up). */
+  private readonly unassessed = new Set<string>();
   private pinned?: { formula: string; evaluationInterval?: string };
   private targets?: { targetDedicatedNodes: number; targetLowPriorityNodes: number };
   private expected: ResolvedPackage[] = [];
@@ -245,16 +247,19 @@ class PoolRoll {
     }
 
     const pending = new Set<string>();
-    let skipped = 0;
     for (const n of nodes) {
       const status = statuses.get(n.id);
       // Broken nodes are cycled whatever they have: a restart is their way back.
-      if (!this.options.onlyOutdated || isFailed(n) || !isCyclable(n) || !status || status.outdated) pending.add(n.id);
-      else {
-        this.report(n.id).action = "skipped";
-        skipped++;
-      }
+      if (!this.options.onlyOutdated || isFailed(n)) pending.add(n.id);
+      else if (this.expected.length === 0) this.report(n.id).action = "skipped";
+      else if (!status) {
+        // Joining or restarting: its files are read once it is up.
+        pending.add(n.id);
+        this.unassessed.add(n.id);
+      } else if (status.outdated) pending.add(n.id);
+      else this.report(n.id).action = "skipped";
     }
+    const skipped = nodes.length - pending.size;
     const maxSurge = this.options.method === "surge" ? resolveNodeCount(this.options.maxSurge, nodes.length) : undefined;
     this.emit({ kind: "plan", poolId: this.poolId, nodeCount: nodes.length, toCycle: pending.size, skipped, maxUnavailable: this.maxUnavailable, maxSurge, method: this.options.method });
 
@@ -290,7 +295,7 @@ class PoolRoll {
     }
     const cycled = [...this.reports.values()].filter((r) => r.action === "cycled" || r.action === "replaced").length;
     const message = cycled
-      ? `Pool '${this.poolId}': ${cycled} node(s) cycled (${this.options.method}) in ${this.batches} batch(es); ${skipped} already current.`
+      ? `Pool '${this.poolId}': ${cycled} node(s) cycled (${this.options.method}) in ${this.batches} batch(es); ${this.skippedCount()} already current.`
       : `Pool '${this.poolId}': every node already has ${this.expected.map(describePackage).join(", ") || "the pool's packages"}; nothing to cycle.`;
     return this.result(true, message, after);
   }
@@ -301,12 +306,32 @@ class PoolRoll {
     return this.waitFor(`room to cycle the next node of pool '${this.poolId}' (at most ${maxUnavailable} out of service)`, this.deadline, async () => {
       const nodes = await this.listNodes();
       for (const id of [...pending]) if (!nodes.some((n) => n.id === id)) pending.delete(id);
+      await this.assessLate(nodes, pending);
       if (pending.size === 0) return { done: true, value: { nodes, ids: [], outOfService: 0 } };
       const shortfall = capacityShortfall > 0 ? Math.max(0, capacityShortfall - nodes.length) : 0;
       const pick = pickBatch(nodes, pending, Math.max(0, maxUnavailable - shortfall));
       if (pick.nodeIds.length) return { done: true, value: { nodes, ids: pick.nodeIds, outOfService: pick.outOfService + shortfall } };
       return { done: false, status: `${pick.outOfService + shortfall} node(s) out of service${pick.notReady.length ? `; not ready: ${pick.notReady.join(", ")}` : ""}` };
     });
+  }
+
+  /** onlyOutdated: a node that was not up at the start is checked once it is, and skipped if it already has every version. */
+  private async assessLate(nodes: NodeView[], pending: Set<string>): Promise<void> {
+    for (const n of nodes) {
+      if (!this.unassessed.has(n.id) || !pending.has(n.id) || !isHealthy(n)) continue;
+      this.unassessed.delete(n.id);
+      const status = await this.packageStatus(n);
+      const r = this.report(n.id);
+      if (r.before && status) r.before.packages = this.side(n, status).packages;
+      if (status && !status.outdated) {
+        pending.delete(n.id);
+        r.action = "skipped";
+      }
+    }
+  }
+
+  private skippedCount(): number {
+    return [...this.reports.values()].filter((r) => r.action === "skipped").length;
   }
 
   private async drain(nodes: NodeView[], ids: string[]): Promise<void> {
@@ -486,6 +511,7 @@ class PoolRoll {
       const nodes = await this.listNodes();
       for (const n of nodes) known.add(n.id);
       for (const id of [...pending]) if (!nodes.some((n) => n.id === id)) pending.delete(id);
+      await this.assessLate(nodes, pending);
       if (pending.size === 0) return;
       // Capacity never drops: old nodes go only once as many fresh ones are up, so no out-of-service budget is spent here.
       const ids = pickSurge(nodes, pending, maxSurge);
@@ -583,7 +609,7 @@ class PoolRoll {
       nodes,
       cycledNodeCount: nodes.filter((r) => r.action === "cycled" || r.action === "replaced").length,
       healthyNodeCount: (after ?? []).filter(isHealthy).length,
-      skippedNodeCount: nodes.filter((r) => r.action === "skipped").length,
+      skippedNodeCount: this.skippedCount(),
       batches: this.batches,
       maxUnavailable: this.maxUnavailable,
       apiCalls,
