@@ -78,6 +78,10 @@ export interface PoolCycleResult {
   apiCalls: number;
   /** Batch calls per node of the pool at the start (0 for an empty pool). */
   apiCallsPerNode: number;
+  /** Calls per PoolCycleBatchOps method, e.g. { listNodes: 31, rebootNode: 20 }. */
+  apiCallsByOperation: Record<string, number>;
+  /** surge: fresh nodes added at a time. */
+  maxSurge?: number;
   durationMs: number;
 }
 
@@ -100,19 +104,21 @@ export class PoolCycleError extends TaskError {
 }
 
 /** Counts every call made through the ops. */
-function countCalls(batch: PoolCycleBatchOps): { ops: PoolCycleBatchOps; count: () => number } {
+function countCalls(batch: PoolCycleBatchOps): { ops: PoolCycleBatchOps; count: () => number; byOperation: Record<string, number> } {
   let calls = 0;
+  const byOperation: Record<string, number> = {};
   const ops = new Proxy(batch, {
     get(target, prop, receiver) {
       const value = Reflect.get(target, prop, receiver) as unknown;
       if (typeof value !== "function") return value;
       return (...args: unknown[]) => {
         calls++;
+        byOperation[String(prop)] = (byOperation[String(prop)] ?? 0) + 1;
         return (value as (...a: unknown[]) => unknown).apply(target, args);
       };
     },
   });
-  return { ops, count: () => calls };
+  return { ops, count: () => calls, byOperation };
 }
 
 const IGNORED_ON_ENABLE = new Set(["NodeAlreadyInTargetSchedulingState", "NodeNotFound", "NotFound"]);
@@ -120,6 +126,7 @@ const IGNORED_ON_ENABLE = new Set(["NodeAlreadyInTargetSchedulingState", "NodeNo
 class PoolRoll {
   private readonly ops: PoolCycleBatchOps;
   private readonly calls: () => number;
+  private readonly callsByOperation: Record<string, number>;
   private readonly started: number;
   private readonly deadline: number;
   private readonly cycle;
@@ -133,6 +140,7 @@ class PoolRoll {
   private batches = 0;
   private initialCount = 0;
   private maxUnavailable = 0;
+  private maxSurge?: number;
 
   constructor(
     private readonly poolId: string,
@@ -143,6 +151,7 @@ class PoolRoll {
     const counted = countCalls(batch);
     this.ops = counted.ops;
     this.calls = counted.count;
+    this.callsByOperation = counted.byOperation;
     this.started = env.clock.now();
     this.deadline = this.started + options.timeoutMinutes * 60_000;
     this.cycle = nodeOptionsFor(options.whenTasksRunning);
@@ -261,6 +270,7 @@ class PoolRoll {
     }
     const skipped = nodes.length - pending.size;
     const maxSurge = this.options.method === "surge" ? resolveNodeCount(this.options.maxSurge, nodes.length) : undefined;
+    this.maxSurge = maxSurge;
     this.emit({ kind: "plan", poolId: this.poolId, nodeCount: nodes.length, toCycle: pending.size, skipped, maxUnavailable: this.maxUnavailable, maxSurge, method: this.options.method });
 
     let failure: unknown;
@@ -440,6 +450,7 @@ class PoolRoll {
   /** Waits for the pool to be steady and the nodes not in `known` to be up (or broken); returns those new nodes. */
   private async waitFresh(index: number, known: Set<string>, wanted: number, requested: number): Promise<NodeView[]> {
     const deadline = this.batchDeadline();
+    let lastStates = "";
     return this.waitFor(`${wanted} fresh node(s) of pool '${this.poolId}' to be idle (batch ${index})`, deadline, async () => {
       const pool = await this.ops.getPool(this.poolId, { signal: this.signal });
       const nodes = await this.listNodes();
@@ -449,6 +460,10 @@ class PoolRoll {
         r.action = "added";
         if (isHealthy(n) && r.timeToHealthyMs === undefined) r.timeToHealthyMs = this.env.clock.now() - requested;
       }
+      const states = fresh.map((n) => ({ nodeId: n.id, state: n.state ?? "unknown" }));
+      const key = JSON.stringify(states);
+      if (states.length && key !== lastStates) this.emit({ kind: "nodeStates", poolId: this.poolId, index, states });
+      lastStates = key;
       const settled = fresh.filter((n) => isHealthy(n) || isFailed(n));
       const steady = (pool.allocationState ?? "steady") === "steady";
       const failed = settled.filter(isFailed);
@@ -614,6 +629,8 @@ class PoolRoll {
       maxUnavailable: this.maxUnavailable,
       apiCalls,
       apiCallsPerNode: this.initialCount ? apiCalls / this.initialCount : 0,
+      apiCallsByOperation: { ...this.callsByOperation },
+      ...(this.maxSurge !== undefined ? { maxSurge: this.maxSurge } : {}),
       durationMs: this.env.clock.now() - this.started,
     };
   }

@@ -37,7 +37,7 @@ export function poolCycleSummary(result: PoolCycleResult): SummaryTable {
     rows: [
       ["Result", result.message],
       ["Nodes cycled / healthy / skipped", `${result.cycledNodeCount} / ${result.healthyNodeCount} / ${result.skippedNodeCount}`],
-      ["Batches", `${result.batches}${result.maxUnavailable ? ` (at most ${result.maxUnavailable} out of service)` : ""}`],
+      ["Batches", `${result.batches}${result.maxSurge !== undefined ? ` (${result.maxSurge} fresh node(s) at a time)` : result.maxUnavailable ? ` (at most ${result.maxUnavailable} out of service)` : ""}`],
       ["Duration", formatDuration(result.durationMs)],
       ["Batch calls", `${result.apiCalls} (${result.apiCallsPerNode.toFixed(1)} per node)`],
       ...nodes.map(row),

@@ -1,5 +1,6 @@
 import { strict as assert } from "node:assert";
 import { CancelledError } from "../../runtime/errors";
+import { formatDuration } from "../../runtime/progress";
 import { renderText } from "../../runtime/summary";
 import type { NodeDeallocationOption, PoolCycleOptions, WhenTasksRunning } from "../../tasks/BatchPoolCycle/inputs";
 import type { CycleClock, NodeFileView, NodeView, PoolCycleBatchOps, PoolView } from "../../tasks/BatchPoolCycle/ops";
@@ -433,6 +434,10 @@ describe("BatchPoolCycle rolling reboot", () => {
     assert.ok(result.apiCallsPerNode < 7, `${result.apiCallsPerNode} calls per node`);
     assert.ok(fake.callsOf("listNodes").length <= 4 * 7 + 3, `${fake.callsOf("listNodes").length} node listings`);
     assert.equal(result.apiCalls, fake.calls.length);
+    assert.deepEqual(
+      { reboot: result.apiCallsByOperation.rebootNode, disable: result.apiCallsByOperation.disableScheduling, enable: result.apiCallsByOperation.enableScheduling, files: result.apiCallsByOperation.listApplicationFiles },
+      { reboot: 20, disable: 20, enable: 20, files: 40 },
+    );
     // Every node has the new version and scheduling back on.
     assert.deepEqual(disabledNodes(fake), []);
     assert.ok([...fake.nodes.values()].every((n) => n.packages.some((p) => p.startsWith("app2.0"))));
@@ -750,6 +755,18 @@ describe("BatchPoolCycle replace and surge", () => {
     restored(fake);
   });
 
+  it("surge on a fixed pool resizes back to its targets when a fresh node fails", async () => {
+    const fake = new FakePool(3);
+    newVersion(fake);
+    fake.nextFresh = [{ exitCode: 9 }];
+    const error = await failure(run(fake, { method: "surge" }));
+    assert.match(error.message, /the start task exited with code 9/);
+    assert.deepEqual(fake.callsOf("resize").map((c) => c.option), ["4/0/taskcompletion", "3/0/taskcompletion"]);
+    fake.advance(600_000);
+    // Batch removes the broken node first: the old three remain.
+    assert.deepEqual(fake.ids(), ["tvmps_001_d", "tvmps_002_d", "tvmps_003_d"]);
+  });
+
   it("surge on a fixed pool resizes back to its targets when cancelled", async () => {
     const fake = new FakePool(3);
     fake.abortWhen = () => fake.callsOf("resize").length >= 1;
@@ -758,5 +775,28 @@ describe("BatchPoolCycle replace and surge", () => {
     assert.equal(fake.pool.targetDedicatedNodes, 3);
     fake.advance(600_000);
     assert.equal(fake.nodes.size, 3);
+  });
+});
+
+describe("BatchPoolCycle summary", () => {
+  it("tables nodes before and after with state, package versions and time to healthy, and totals the outputs", async () => {
+    const fake = new FakePool(2);
+    newVersion(fake);
+    fake.node("tvmps_002_d").packages.push("app2.02025-12-02-10-00");
+    const result = await run(fake, { onlyOutdated: true });
+    const table = poolCycleSummary(result);
+    assert.equal(table.title, "BatchPoolCycle: pool adf-pool (reboot) succeeded");
+    assert.deepEqual(table.rows, [
+      ["Result", "Pool 'adf-pool': 1 node(s) cycled (reboot) in 1 batch(es); 1 already current."],
+      ["Nodes cycled / healthy / skipped", "1 / 2 / 1"],
+      ["Batches", "1 (at most 1 out of service)"],
+      ["Duration", formatDuration(result.durationMs)],
+      ["Batch calls", `${result.apiCalls} (${(result.apiCalls / 2).toFixed(1)} per node)`],
+      ["tvmps_001_d", `cycled: idle [app 1.0] → idle [app 1.0+2.0]; healthy after ${formatDuration(result.nodes[0].timeToHealthyMs!)}`],
+      ["tvmps_002_d", "skipped (current): idle [app 1.0+2.0] → idle [app 1.0+2.0]"],
+    ]);
+    assert.ok(result.nodes[0].timeToHealthyMs! >= REBOOT_MS);
+    const failedPool = { ...result, cycledNodeCount: 3, healthyNodeCount: 1, skippedNodeCount: 0 };
+    assert.deepEqual(poolCycleOutputs([result, failedPool]), { CycledNodeCount: "4", HealthyNodeCount: "3", SkippedNodeCount: "1" });
   });
 });
