@@ -222,10 +222,10 @@ class PoolRoll {
     return r;
   }
 
-  private async waitSteady(deadline: number, signal = true): Promise<PoolView> {
+  private async waitSteady(deadline: number): Promise<PoolView> {
     let said = false;
     return this.waitFor(`pool '${this.poolId}' to finish resizing`, deadline, async () => {
-      const pool = await this.ops.getPool(this.poolId, { signal: signal ? this.signal : undefined });
+      const pool = await this.ops.getPool(this.poolId, { signal: this.signal });
       const state = pool.allocationState ?? "steady";
       if (state === "steady") return { done: true, value: pool };
       if (!said) this.emit({ kind: "waitingForPool", poolId: this.poolId, allocationState: state });
