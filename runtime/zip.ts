@@ -27,6 +27,7 @@ import * as path from "node:path";
 import { Transform, type TransformCallback } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import * as zlib from "node:zlib";
+import CRC32 from "crc-32";
 import { CancelledError, TaskError } from "./errors";
 import { selectFiles } from "./files";
 
@@ -35,9 +36,16 @@ function deflateRaw(data: Buffer, level: number): Promise<Buffer> {
   return new Promise((resolve, reject) => zlib.deflateRaw(data, { level }, (error, result) => (error ? reject(error) : resolve(result))));
 }
 
-/** zlib.crc32 exists from Node 20.15 and 22.2; the tasks run on Node 20 or 24 handlers of a current agent. */
-function crc32(data: Buffer, value = 0): number {
-  return zlib.crc32(data, value) >>> 0;
+/** CRC-32 of `data` continuing from `value`, in JavaScript (for a Node without zlib.crc32). */
+export function crc32Portable(data: Buffer, value = 0): number {
+  return CRC32.buf(data, value | 0) >>> 0;
+}
+
+// zlib.crc32 came with Node 20.15 and 22.2; older agents' Node 20 handlers lack it.
+const nativeCrc32 = (zlib as { crc32?: (data: Buffer, value?: number) => number }).crc32;
+
+export function crc32(data: Buffer, value = 0): number {
+  return nativeCrc32 ? nativeCrc32(data, value) >>> 0 : crc32Portable(data, value);
 }
 
 /** 1980-01-01 00:00:00 in DOS date and time. */
@@ -80,7 +88,7 @@ export interface ZipProgress {
 export interface ZipOptions {
   /** zlib level 1-9; 6 unless told (Info-ZIP's default). */
   level?: number;
-  /** Source bytes read and deflated ahead of the writer at most (default 32 MiB). */
+  /** Source bytes read and deflated ahead of the writer at most (default 16 MiB). */
   windowBytes?: number;
   /** Entries in flight at most (default 64). */
   windowEntries?: number;
@@ -105,6 +113,8 @@ export interface ZipResult {
   deflated: number;
   /** Source bytes. */
   sourceBytes: number;
+  /** The zlib that deflated (Node's own): archives compare byte for byte between agents with the same one. */
+  zlib: string;
 }
 
 export interface ZipFolderOptions extends ZipOptions {
@@ -214,19 +224,19 @@ function aborted(signal: AbortSignal | undefined): CancelledError {
 }
 
 function changed(input: ZipEntryInput): ZipError {
-  return new ZipError(`'${input.name}' changed while it was being zipped; run again when nothing writes to the source folder.`);
+  return new ZipError(`'${input.name}' changed or went away while it was being zipped; run again when nothing writes to the source folder.`);
 }
 
 /**
- * Deflates a sample (three 16 KiB slices: start, middle, end) and reports
- * whether it shrank by at least 2%. Random or compressed bytes do not, and
- * deflating them whole would cost as much as the rest of the archive.
+ * Deflates a sample (three 8 KiB slices: start, middle, end) at level 1 and
+ * reports whether it shrank by at least 2%. Random or compressed bytes do
+ * not, and deflating them whole would cost more than the rest of the archive.
  */
-async function sampleShrinks(read: (position: number, length: number) => Promise<Buffer>, size: number, level: number): Promise<boolean> {
-  const slice = 16 * 1024;
+async function sampleShrinks(read: (position: number, length: number) => Promise<Buffer>, size: number): Promise<boolean> {
+  const slice = 8 * 1024;
   const positions = [0, Math.floor(size / 2 - slice / 2), size - slice];
   const sample = Buffer.concat(await Promise.all(positions.map((p) => read(p, slice))));
-  const deflated = await deflateRaw(sample, level);
+  const deflated = await deflateRaw(sample, 1);
   return deflated.length < sample.length * 0.98;
 }
 
@@ -272,7 +282,7 @@ async function prepare(input: ZipEntryInput, name: Buffer, level: number, stream
   const crc = crc32(data);
   const stored = { input, name, mode: normalisedMode(mode), size, data, crc, method: METHOD_STORE };
   if (size === 0 || storeByName) return stored;
-  if (size > SAMPLE_ABOVE && !(await sampleShrinks(async (p, n) => data.subarray(p, p + n), size, level))) return stored;
+  if (size > SAMPLE_ABOVE && !(await sampleShrinks(async (p, n) => data.subarray(p, p + n), size))) return stored;
   const deflated = size <= DEFLATE_SYNC_UP_TO ? zlib.deflateRawSync(data, { level }) : await deflateRaw(data, level);
   return deflated.length < size ? { ...stored, data: deflated, method: METHOD_DEFLATE } : stored;
 }
@@ -392,7 +402,7 @@ class Tap extends Transform {
 export async function writeZip(inputs: ZipEntryInput[], output: string, options: ZipOptions = {}): Promise<ZipResult> {
   const level = options.level ?? 6;
   if (!Number.isInteger(level) || level < 1 || level > 9) throw new RangeError(`Compression level must be 1 to 9, not ${level}.`);
-  const windowBytes = options.windowBytes ?? 32 * 1024 * 1024;
+  const windowBytes = options.windowBytes ?? 16 * 1024 * 1024;
   const windowEntries = options.windowEntries ?? Math.max(16, 32 * (os.availableParallelism?.() ?? 2));
   const streamAbove = options.streamAbove ?? 8 * 1024 * 1024;
   const forceZip64 = options.zip64 === "always";
@@ -425,7 +435,9 @@ export async function writeZip(inputs: ZipEntryInput[], output: string, options:
       if (slots.length > 0 && heldBytes + held > windowBytes) break;
       next++;
       heldBytes += held;
-      const job = prepare(input, named[next - 1].name, level, streamAbove);
+      const job = prepare(input, named[next - 1].name, level, streamAbove).catch((error: unknown) => {
+        throw (error as NodeJS.ErrnoException).code === "ENOENT" ? changed(input) : error;
+      });
       job.catch(() => undefined);
       slots.push({ job, held });
     }
@@ -479,6 +491,7 @@ export async function writeZip(inputs: ZipEntryInput[], output: string, options:
       stored,
       deflated,
       sourceBytes: progress.bytes,
+      zlib: process.versions.zlib,
     };
   } catch (error) {
     failed = true;
@@ -510,7 +523,7 @@ async function streamEntry(
         const { bytesRead } = await file.read(buffer, 0, length, position);
         return buffer.subarray(0, bytesRead);
       };
-      if (!(await sampleShrinks(read, entry.size, level))) method = METHOD_STORE;
+      if (!(await sampleShrinks(read, entry.size))) method = METHOD_STORE;
     }
     const zip64 = forceZip64 || entry.size >= U32_MAX - ZIP64_FILE_MARGIN;
     const entryFlags = flags | FLAG_DATA_DESCRIPTOR;
@@ -609,6 +622,7 @@ export async function inspectZip(file: string, label = "zipFile", signal?: Abort
     }
     if (centralOffset + centralSize > endOffset) throw fail("its central directory lies outside the file");
     const directory = await readAt(centralOffset, centralSize);
+    const signature = Buffer.alloc(4);
     let at = 0;
     for (let i = 0; i < count; i++) {
       if (signal?.aborted) throw aborted(signal);
@@ -631,7 +645,10 @@ export async function inspectZip(file: string, label = "zipFile", signal?: Abort
           x += 4 + length;
         }
       }
-      if (localOffset + 4 > centralOffset || (await readAt(localOffset, 4)).readUInt32LE(0) !== 0x04034b50) throw fail(`the data of '${name}' is not where the directory says`);
+      // One small blocking read per entry: a thread-pool round trip each would cost more.
+      if (localOffset + 4 > centralOffset || fs.readSync(handle.fd, signature, 0, 4, localOffset) !== 4 || signature.readUInt32LE(0) !== 0x04034b50) {
+        throw fail(`the data of '${name}' is not where the directory says`);
+      }
       at += 46 + nameLength + extraLength + commentLength;
     }
     entries = count;

@@ -6,7 +6,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import JSZip from "jszip";
 import { CancelledError } from "../../runtime/errors";
-import { inspectZip, writeZip, zipFolder, ZipError, type ZipProgress } from "../../runtime/zip";
+import { crc32, crc32Portable, inspectZip, writeZip, zipFolder, ZipError, type ZipProgress } from "../../runtime/zip";
 
 /** Info-ZIP's zipinfo/unzip, when the machine has them (Debian's `zip`/`unzip` packages). */
 const hasUnzip = spawnSync("unzip", ["-v"], { stdio: "ignore" }).status === 0;
@@ -193,17 +193,10 @@ describe("runtime: deterministic zip", function () {
 
   it("switches to ZIP64 by itself past 65,535 entries", async function () {
     this.timeout(120_000);
-    const many = path.join(root, "many");
-    fs.mkdirSync(many);
-    // 65,536 names for one small file per folder: links are quick to make.
-    for (let d = 0; d < 64; d++) {
-      const dir = path.join(many, `d${d}`);
-      fs.mkdirSync(dir);
-      fs.writeFileSync(path.join(dir, "f0"), `file ${d}`);
-      for (let f = 1; f < 1024; f++) fs.linkSync(path.join(dir, "f0"), path.join(dir, `f${f}`));
-    }
-    fs.writeFileSync(path.join(many, "seed.txt"), "one more");
-    const result = await zipFolder(many, path.join(work, "many.zip"));
+    // 65,537 names for one small file: the writer reads each as its own entry.
+    const file = path.join(src, "lib-extra/x.txt");
+    const inputs = Array.from({ length: 65_537 }, (_, i) => ({ name: `d${i % 64}/f${i}.txt`, absolutePath: file, size: 1 }));
+    const result = await writeZip(inputs, path.join(work, "many.zip"));
     assert.equal(result.entries, 65_537);
     const buffer = fs.readFileSync(result.path);
     const end = buffer.subarray(buffer.length - 22);
@@ -245,6 +238,15 @@ describe("runtime: deterministic zip", function () {
     await assert.rejects(zipFolder(src, output, { signal: already.signal }), CancelledError);
   });
 
+  it("computes the same CRC-32 with zlib and, for a Node without zlib.crc32, in JavaScript", () => {
+    const data = random(300_001, "crc");
+    const whole = crc32Portable(data);
+    assert.equal(crc32Portable(data.subarray(100_000), crc32Portable(data.subarray(0, 100_000))), whole, "continues from a previous value");
+    assert.equal(crc32Portable(Buffer.from("123456789")), 0xcbf43926, "the CRC-32 check value");
+    assert.equal(crc32(data), whole);
+    assert.equal(crc32(data.subarray(7), crc32(data.subarray(0, 7))), whole);
+  });
+
   it("fails clearly on an empty selection and on names that would collide", async () => {
     await assert.rejects(zipFolder(src, path.join(work, "a.zip"), { include: ["**/*.jar"] }), (e: unknown) => e instanceof ZipError && /no files to zip/.test(e.message));
     const file = path.join(src, "app.py");
@@ -252,6 +254,12 @@ describe("runtime: deterministic zip", function () {
       writeZip([{ name: "a", absolutePath: file, size: 1 }, { name: "a", absolutePath: file, size: 1 }], path.join(work, "b.zip")),
       /same name in the zip: 'a'/,
     );
+    // A file that goes between listing and zipping.
+    await assert.rejects(
+      writeZip([{ name: "app.py", absolutePath: file, size: 50_000 }, { name: "gone.py", absolutePath: path.join(src, "gone.py"), size: 10 }], path.join(work, "c.zip")),
+      (e: unknown) => e instanceof ZipError && /'gone\.py' changed or went away while it was being zipped/.test(e.message),
+    );
+    assert.deepEqual(fs.readdirSync(work), [], "no partial archive is left");
   });
 
   it("accepts a real zip (ours or Info-ZIP's) with its hashes and rejects what is not one", async () => {
