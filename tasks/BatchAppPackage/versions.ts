@@ -212,6 +212,8 @@ export interface ExistingRequest {
   /** The application's allowUpdates. */
   allowUpdates: boolean;
   applicationName: string;
+  /** The version was made from the package's SHA-256 (contentHash): an active version of that name holds this package, MD5 known or not. */
+  versionFromContent?: boolean;
 }
 
 /**
@@ -233,6 +235,7 @@ export function decideOnExisting(request: ExistingRequest): ExistingDecision {
   if (!same) return { action: "create", version, reason: `version ${version} does not exist yet` };
   if (same.state === "Pending") return { action: "resume", version, reason: `version ${version} was created but never activated (an earlier run stopped); its package is uploaded and activated now` };
   if (same.md5 && same.md5 === md5) return { action: "skip", version, reason: `version ${version} is active with the same package (MD5 ${md5})` };
+  if (request.versionFromContent && !same.md5) return { action: "skip", version, reason: `version ${version} is active, and its name is this package's content hash` };
   const differs = same.md5 ? `holds a different package (MD5 ${same.md5}, this one ${md5})` : "has a package whose MD5 is unknown, so it cannot be shown to be the same";
   if (request.onExisting === "overwrite") {
     if (!request.allowUpdates) {

@@ -142,6 +142,14 @@ describe("BatchAppPackage: when the version exists (onExisting)", () => {
     rejects(() => decideOnExisting({ ...base, existing: [{ version: "1.0.0", state: "Active" }], onExisting: "fail", version: "1.0.0", md5: MD5_A }), "onExisting", /MD5 is unknown/);
   });
 
+  it("contentHash: an active version of that name is this package even when its MD5 is unknown", () => {
+    const existing: ExistingVersion[] = [{ version: "ab12cd34ef56", state: "Active", lastActivationTime: at("2026-01-01T00:00:00Z") }];
+    const d = decideOnExisting({ ...base, existing, onExisting: "fail", version: "ab12cd34ef56", md5: MD5_A, versionFromContent: true });
+    assert.deepEqual({ action: d.action, version: d.version }, { action: "skip", version: "ab12cd34ef56" });
+    assert.match(d.reason, /content hash/);
+    rejects(() => decideOnExisting({ ...base, existing, onExisting: "fail", version: "ab12cd34ef56", md5: MD5_A }), "onExisting", /MD5 is unknown/);
+  });
+
   it("overwrite replaces a differing version only when the application allows updates", () => {
     rejects(() => decideOnExisting({ ...base, onExisting: "overwrite", version: "1.0.0", md5: "other==" }), "onExisting", /does not allow updates \(allowUpdates is false\)/, /--allow-updates true/);
     const d = decideOnExisting({ ...base, allowUpdates: true, onExisting: "overwrite", version: "1.0.0", md5: "other==" });
