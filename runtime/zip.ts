@@ -29,7 +29,7 @@ import { pipeline } from "node:stream/promises";
 import * as zlib from "node:zlib";
 import CRC32 from "crc-32";
 import { CancelledError, TaskError } from "./errors";
-import { selectFiles } from "./files";
+import { selectFiles, type SourceFile } from "./files";
 
 /** One-shot raw deflate on the libuv thread pool. */
 function deflateRaw(data: Buffer, level: number): Promise<Buffer> {
@@ -144,8 +144,13 @@ export function normalisedMode(mode: number): number {
 export async function zipFolder(folder: string, output: string, options: ZipFolderOptions = {}): Promise<ZipResult> {
   const selection = await selectFiles(folder, options.include?.length ? options.include : ["**"], options.exclude ?? []);
   if (selection.files.length === 0) throw new ZipError(`There are no files to zip in '${folder}' (${selection.scanned} found, none selected by the include and exclude patterns).`);
+  return zipFiles(selection.files, output, options);
+}
+
+/** Zips files a caller selected already (with runtime/files selectFiles, having checked its patterns). */
+export function zipFiles(files: readonly SourceFile[], output: string, options: ZipOptions = {}): Promise<ZipResult> {
   return writeZip(
-    selection.files.map((f) => ({ name: f.relativePath, absolutePath: f.absolutePath, size: f.size })),
+    files.map((f) => ({ name: f.relativePath, absolutePath: f.absolutePath, size: f.size })),
     output,
     options,
   );

@@ -6,7 +6,8 @@ import * as os from "node:os";
 import * as path from "node:path";
 import JSZip from "jszip";
 import { CancelledError } from "../../runtime/errors";
-import { crc32, crc32Portable, inspectZip, writeZip, zipFolder, ZipError, type ZipProgress } from "../../runtime/zip";
+import { selectFiles } from "../../runtime/files";
+import { crc32, crc32Portable, inspectZip, writeZip, zipFiles, zipFolder, ZipError, type ZipProgress } from "../../runtime/zip";
 
 /** Info-ZIP's zipinfo/unzip, when the machine has them (Debian's `zip`/`unzip` packages). */
 const hasUnzip = spawnSync("unzip", ["-v"], { stdio: "ignore" }).status === 0;
@@ -85,6 +86,9 @@ describe("runtime: deterministic zip", function () {
     assert.equal(first.md5, crypto.createHash("md5").update(bytes).digest("base64"));
     assert.equal(first.entries, 9);
     assert.ok(!fs.existsSync(path.join(work, "a.zip.partial")));
+    // A selection made beforehand gives the same archive.
+    const selected = await zipFiles((await selectFiles(src, ["**"], [])).files, path.join(work, "c.zip"));
+    assert.equal(selected.sha256, first.sha256);
   });
 
   it("sorts entries bytewise by name, with fixed DOS time, Unix 'made by', no extra fields and the UTF-8 flag only where needed", async () => {
