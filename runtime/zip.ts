@@ -80,6 +80,7 @@ export interface ZipEntryInput {
 export interface ZipProgress {
   /** Source bytes written to the archive so far. */
   bytes: number;
+  /** The files' sizes when listed. */
   totalBytes: number;
   entries: number;
   totalEntries: number;
@@ -422,7 +423,7 @@ export async function writeZip(inputs: ZipEntryInput[], output: string, options:
   const handle = await fs.promises.open(partial, "w");
   const out = new ArchiveOutput(handle);
   const central: CentralRecord[] = [];
-  const progress: ZipProgress = { bytes: 0, totalBytes: 0, entries: 0, totalEntries: entries.length };
+  const progress: ZipProgress = { bytes: 0, totalBytes: entries.reduce((sum, e) => sum + e.size, 0), entries: 0, totalEntries: entries.length };
   let stored = 0;
   let deflated = 0;
 
@@ -456,7 +457,6 @@ export async function writeZip(inputs: ZipEntryInput[], output: string, options:
       const entry = await slot.job;
       const offset = out.offset;
       const flags = isAscii(entry.name) ? 0 : FLAG_UTF8;
-      progress.totalBytes += entry.size;
       if (entry.data) {
         await out.write(localHeader({ name: entry.name, flags, method: entry.method, crc: entry.crc, compressedSize: entry.data.length, size: entry.size, zip64: false }));
         await out.write(entry.data);

@@ -218,6 +218,7 @@ describe("runtime: deterministic zip", function () {
     const result = await zipFolder(src, path.join(work, "a.zip"), { streamAbove: 100_000, onProgress: (p) => events.push(p) });
     const last = events[events.length - 1];
     assert.deepEqual({ entries: last.entries, totalEntries: last.totalEntries, bytes: last.bytes }, { entries: 9, totalEntries: 9, bytes: result.sourceBytes });
+    assert.ok(events.every((e) => e.totalBytes === result.sourceBytes), "the total is known from the start");
     for (let i = 1; i < events.length; i++) {
       assert.ok(events[i].bytes >= events[i - 1].bytes && events[i].entries >= events[i - 1].entries, "progress only grows");
     }
