@@ -258,6 +258,8 @@ function readWholeSync(input: ZipEntryInput): { data: Buffer; mode: number } {
   const fd = fs.openSync(input.absolutePath, "r");
   try {
     const stat = fs.fstatSync(fd);
+    // Listed small, now big: something is writing to the folder.
+    if (stat.size > READ_SYNC_UP_TO) throw changed(input);
     const data = Buffer.allocUnsafe(stat.size);
     let done = 0;
     while (done < data.length) {
