@@ -2,9 +2,22 @@
  * BatchAppPackage@1's rules for names and versions, without Azure: which
  * application name and version are valid, which version a strategy gives,
  * what to do when the version exists, and which old versions to delete.
- * Every rejection is an InputError naming the input and what would be valid.
+ * Every rejection is a VersionInputError naming the input and what would be
+ * valid. It imports nothing: the task entry turns a VersionInputError into the
+ * runtime's InputError (same code, input and message).
  */
-import { InputError } from "../../runtime/errors";
+
+/** Bad input found by these rules, before anything changes in Azure; shaped like the runtime's InputError. */
+export class VersionInputError extends Error {
+  readonly code = "InvalidInput";
+  constructor(
+    readonly input: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = "VersionInputError";
+  }
+}
 
 /** Batch's rules (Microsoft.Batch applications and application packages). */
 export const APPLICATION_NAME_PATTERN = /^[a-zA-Z0-9_-]+$/;
@@ -25,20 +38,20 @@ function quote(value: string): string {
 
 export function validateApplicationName(name: string, input = "applicationName"): string {
   const value = name.trim();
-  if (!value) throw new InputError(input, `${input} is required: the Batch application's name (letters, digits, '_' and '-', at most ${MAX_NAME_LENGTH} characters).`);
-  if (value.length > MAX_NAME_LENGTH) throw new InputError(input, `${input} ${quote(value)} is ${value.length} characters long; a Batch application name has at most ${MAX_NAME_LENGTH}.`);
+  if (!value) throw new VersionInputError(input, `${input} is required: the Batch application's name (letters, digits, '_' and '-', at most ${MAX_NAME_LENGTH} characters).`);
+  if (value.length > MAX_NAME_LENGTH) throw new VersionInputError(input, `${input} ${quote(value)} is ${value.length} characters long; a Batch application name has at most ${MAX_NAME_LENGTH}.`);
   if (!APPLICATION_NAME_PATTERN.test(value)) {
-    throw new InputError(input, `${input} ${quote(value)} is not a valid Batch application name: use only letters, digits, '_' and '-' (no spaces or dots), at most ${MAX_NAME_LENGTH} characters.`);
+    throw new VersionInputError(input, `${input} ${quote(value)} is not a valid Batch application name: use only letters, digits, '_' and '-' (no spaces or dots), at most ${MAX_NAME_LENGTH} characters.`);
   }
   return value;
 }
 
 export function validateVersion(version: string, input = "version"): string {
   const value = version.trim();
-  if (!value) throw new InputError(input, `${input} is required with versionStrategy: explicit (for example 1.4.2).`);
-  if (value.length > MAX_NAME_LENGTH) throw new InputError(input, `${input} ${quote(value)} is ${value.length} characters long; a Batch application version has at most ${MAX_NAME_LENGTH}.`);
+  if (!value) throw new VersionInputError(input, `${input} is required with versionStrategy: explicit (for example 1.4.2).`);
+  if (value.length > MAX_NAME_LENGTH) throw new VersionInputError(input, `${input} ${quote(value)} is ${value.length} characters long; a Batch application version has at most ${MAX_NAME_LENGTH}.`);
   if (!VERSION_PATTERN.test(value)) {
-    throw new InputError(
+    throw new VersionInputError(
       input,
       `${input} ${quote(value)} is not a valid Batch application version: use letters, digits, '_', '-' and '.', not starting with '.', at most ${MAX_NAME_LENGTH} characters (for example 1.4.2 or 2024-06-01_3).`,
     );
@@ -48,13 +61,13 @@ export function validateVersion(version: string, input = "version"): string {
 
 export function parseVersionStrategy(value: string, input = "versionStrategy"): VersionStrategy {
   const found = VERSION_STRATEGIES.find((s) => s.toLowerCase() === value.trim().toLowerCase());
-  if (!found) throw new InputError(input, `${input} ${quote(value)} is not one of: ${VERSION_STRATEGIES.join(", ")}.`);
+  if (!found) throw new VersionInputError(input, `${input} ${quote(value)} is not one of: ${VERSION_STRATEGIES.join(", ")}.`);
   return found;
 }
 
 export function parseOnExisting(value: string, input = "onExisting"): OnExisting {
   const found = ON_EXISTING.find((s) => s.toLowerCase() === value.trim().toLowerCase());
-  if (!found) throw new InputError(input, `${input} ${quote(value)} is not one of: ${ON_EXISTING.join(", ")}.`);
+  if (!found) throw new VersionInputError(input, `${input} ${quote(value)} is not one of: ${ON_EXISTING.join(", ")}.`);
   return found;
 }
 
@@ -63,7 +76,7 @@ export function parseKeepVersions(value: string | undefined, input = "keepVersio
   const text = (value ?? "").trim();
   if (!text) return 0;
   if (!/^\d+$/.test(text) || Number(text) > 1000) {
-    throw new InputError(input, `${input} ${quote(text)} is not valid: give a whole number of versions to keep (1 or more), or 0 to keep them all.`);
+    throw new VersionInputError(input, `${input} ${quote(text)} is not valid: give a whole number of versions to keep (1 or more), or 0 to keep them all.`);
   }
   return Number(text);
 }
@@ -76,16 +89,16 @@ export function parseKeepVersions(value: string | undefined, input = "keepVersio
 export function versionFromBuildNumber(buildNumber: string | undefined): string {
   const raw = (buildNumber ?? "").trim();
   const input = "Build.BuildNumber";
-  if (!raw) throw new InputError(input, "versionStrategy: buildNumber needs Build.BuildNumber, which is empty here; run in a pipeline, or use versionStrategy: explicit with a version.");
+  if (!raw) throw new VersionInputError(input, "versionStrategy: buildNumber needs Build.BuildNumber, which is empty here; run in a pipeline, or use versionStrategy: explicit with a version.");
   const version = raw
     .replace(/[^a-zA-Z0-9_.-]+/g, "-")
     .replace(/^[.-]+/, "")
     .replace(/[.-]+$/, "");
   if (!version || !VERSION_PATTERN.test(version)) {
-    throw new InputError(input, `Build.BuildNumber ${quote(raw)} has nothing a Batch version can use (letters, digits, '_', '-', '.'); set the pipeline's 'name:' to a format such as $(Date:yyyyMMdd)$(Rev:.r), or use versionStrategy: explicit.`);
+    throw new VersionInputError(input, `Build.BuildNumber ${quote(raw)} has nothing a Batch version can use (letters, digits, '_', '-', '.'); set the pipeline's 'name:' to a format such as $(Date:yyyyMMdd)$(Rev:.r), or use versionStrategy: explicit.`);
   }
   if (version.length > MAX_NAME_LENGTH) {
-    throw new InputError(input, `Build.BuildNumber ${quote(raw)} gives the version ${quote(version)}, longer than Batch's ${MAX_NAME_LENGTH} characters; shorten the pipeline's 'name:' format, or use versionStrategy: explicit.`);
+    throw new VersionInputError(input, `Build.BuildNumber ${quote(raw)} gives the version ${quote(version)}, longer than Batch's ${MAX_NAME_LENGTH} characters; shorten the pipeline's 'name:' format, or use versionStrategy: explicit.`);
   }
   return version;
 }
@@ -239,14 +252,14 @@ export function decideOnExisting(request: ExistingRequest): ExistingDecision {
   const differs = same.md5 ? `holds a different package (MD5 ${same.md5}, this one ${md5})` : "has a package whose MD5 is unknown, so it cannot be shown to be the same";
   if (request.onExisting === "overwrite") {
     if (!request.allowUpdates) {
-      throw new InputError(
+      throw new VersionInputError(
         "onExisting",
         `Version ${version} of application ${applicationName} ${differs}, and onExisting is overwrite, but the application does not allow updates (allowUpdates is false). Allow updates on the application (az batch application set --allow-updates true), or publish a new version.`,
       );
     }
     return { action: "overwrite", version, reason: `version ${version} ${differs}; the application allows updates, so its package is replaced` };
   }
-  throw new InputError(
+  throw new VersionInputError(
     "onExisting",
     `Version ${version} of application ${applicationName} already exists and ${differs}. Publish a new version (another version, or versionStrategy: nextPatch or contentHash), or set onExisting: overwrite if the application allows updates.`,
   );

@@ -4,8 +4,11 @@ import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { build } from "esbuild";
 import JSZip from "jszip";
 import { CancelledError } from "../../runtime/errors";
+import { node24Runtime } from "../node-runtimes";
+import { skipUnavailable } from "../shared-files";
 import { selectFiles } from "../../runtime/files";
 import { crc32, crc32Portable, inspectZip, writeZip, zipFiles, zipFolder, ZipError, type ZipProgress } from "../../runtime/zip";
 
@@ -89,6 +92,33 @@ describe("runtime: deterministic zip", function () {
     // A selection made beforehand gives the same archive.
     const selected = await zipFiles((await selectFiles(src, ["**"], [])).files, path.join(work, "c.zip"));
     assert.equal(selected.sha256, first.sha256);
+  });
+
+  it("gives the same bytes on Node 24 (the tasks' other handler, with its own zlib)", async function () {
+    const node24 = node24Runtime();
+    skipUnavailable(this, node24.found ? { found: true, path: node24.path } : node24);
+    assert.ok(node24.found);
+    write(src, "models/big.txt", text(9 * 1024 * 1024)); // streamed, with a data descriptor
+    const here = await zipFolder(src, path.join(work, "here.zip"));
+    const child = path.join(root, "zip-child.js");
+    await build({
+      stdin: {
+        contents: 'import { zipFolder } from "./runtime/zip"; zipFolder(process.argv[2], process.argv[3]).then((r) => console.log(JSON.stringify(r)));',
+        resolveDir: path.join(__dirname, "..", ".."),
+        loader: "ts",
+      },
+      outfile: child,
+      bundle: true,
+      platform: "node",
+      target: "node20",
+      format: "cjs",
+      logLevel: "warning",
+    });
+    const run = spawnSync(node24.path, [child, src, path.join(work, "there.zip")], { encoding: "utf8", timeout: 60_000 });
+    assert.equal(run.status, 0, run.stderr);
+    const there = JSON.parse(run.stdout) as { sha256: string; zlib: string };
+    assert.notEqual(there.zlib, process.versions.zlib, "a different zlib build");
+    assert.equal(there.sha256, here.sha256);
   });
 
   it("sorts entries bytewise by name, with fixed DOS time, Unix 'made by', no extra fields and the UTF-8 flag only where needed", async () => {

@@ -1,5 +1,4 @@
 import { strict as assert } from "node:assert";
-import { InputError } from "../../runtime/errors";
 import {
   compareSemver,
   decideOnExisting,
@@ -13,14 +12,16 @@ import {
   validateApplicationName,
   validateVersion,
   versionFromBuildNumber,
+  VersionInputError,
   type ExistingVersion,
 } from "../../tasks/BatchAppPackage/versions";
 
-/** Asserts an InputError for `input` whose message matches every pattern. */
+/** Asserts a VersionInputError for `input` whose message matches every pattern. */
 function rejects(fn: () => unknown, input: string, ...patterns: RegExp[]): void {
   assert.throws(fn, (e: unknown) => {
-    assert.ok(e instanceof InputError, `an InputError, got ${String(e)}`);
+    assert.ok(e instanceof VersionInputError, `a VersionInputError, got ${String(e)}`);
     assert.equal(e.input, input);
+    assert.equal(e.code, "InvalidInput");
     for (const p of patterns) assert.match(e.message, p);
     return true;
   });
