@@ -282,7 +282,8 @@ class PoolRoll {
         else await this.rollRestart(pending);
       }
     } catch (e) {
-      failure = e;
+      // A call cut short by the signal fails with whatever the client throws (AbortError): it is still a cancellation.
+      failure = this.signal?.aborted && !(e instanceof CancelledError) ? new CancelledError(`Cancelled while cycling pool '${this.poolId}'.`) : e;
     }
     const cleanupProblems = await this.cleanUp();
     if (failure !== undefined) throw await this.fail(failure, cleanupProblems);

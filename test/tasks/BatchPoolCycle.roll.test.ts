@@ -646,6 +646,22 @@ describe("BatchPoolCycle rolling reboot", () => {
     assert.ok(fake.callsOf("enableScheduling").length >= 6);
   });
 
+  it("a Batch call cut short by cancellation still ends as a cancellation, with scheduling re-enabled", async () => {
+    const fake = new FakePool(4);
+    const list = fake.listNodes.bind(fake);
+    fake.listNodes = async () => {
+      if (fake.callsOf("reboot").length >= 2) {
+        fake.controller.abort();
+        throw new DOMException("The operation was aborted.", "AbortError");
+      }
+      return list();
+    };
+    const error = await failure(run(fake, { maxUnavailable: { kind: "count", count: 2 } }));
+    assert.equal(error.cancelled, true);
+    assert.match(error.message, /^Cancelled while cycling pool 'adf-pool'\./);
+    assert.deepEqual(disabledNodes(fake), []);
+  });
+
   it("refuses reimage on a VirtualMachineConfiguration pool before changing anything; turns OperationNotValidOnNode into the same advice", async () => {
     const fake = new FakePool(3);
     await assert.rejects(run(fake, { method: "reimage" }), /'reimage' is not supported on pool 'adf-pool'.*Use 'reboot'/);
