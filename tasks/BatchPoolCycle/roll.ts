@@ -558,11 +558,13 @@ class PoolRoll {
   /** Re-enables scheduling where we disabled it, and puts the pool's size settings back. Never cancelled: it is the cancellation's clean-up. */
   private async cleanUp(): Promise<string[]> {
     const problems = await this.enable([...this.disabledByUs]);
-    if (!this.targets) return problems;
+    const targets = this.targets;
+    if (!targets && !this.pinned) return problems;
     const cleanupDeadline = this.env.clock.now() + (this.options.cleanupTimeoutSeconds ?? 120) * 1000;
+    const differs = (p: PoolView) => targets !== undefined && (p.targetDedicatedNodes !== targets.targetDedicatedNodes || p.targetLowPriorityNodes !== targets.targetLowPriorityNodes);
     try {
       let pool = await this.ops.getPool(this.poolId);
-      const sizeChanged = pool.targetDedicatedNodes !== this.targets.targetDedicatedNodes || pool.targetLowPriorityNodes !== this.targets.targetLowPriorityNodes;
+      const sizeChanged = differs(pool);
       if (!this.pinned && !sizeChanged) return problems;
       if ((pool.allocationState ?? "steady") !== "steady") {
         if (pool.allocationState === "resizing") await this.ops.stopResizePool(this.poolId);
@@ -572,12 +574,14 @@ class PoolRoll {
         await this.ops.enableAutoScale(this.poolId, { formula: this.pinned.formula, evaluationInterval: this.pinned.evaluationInterval });
         this.emit({ kind: "autoScaleRestored", poolId: this.poolId });
         this.pinned = undefined;
-      } else if (pool.targetDedicatedNodes !== this.targets.targetDedicatedNodes || pool.targetLowPriorityNodes !== this.targets.targetLowPriorityNodes) {
-        await this.ops.resizePool(this.poolId, { ...this.targets, nodeDeallocationOption: this.cycle.cycle });
-        this.note(`Pool '${this.poolId}' resized back to ${this.targets.targetDedicatedNodes} dedicated and ${this.targets.targetLowPriorityNodes} low-priority node(s).`);
+      } else if (targets && differs(pool)) {
+        await this.ops.resizePool(this.poolId, { ...targets, nodeDeallocationOption: this.cycle.cycle });
+        this.note(`Pool '${this.poolId}' resized back to ${targets.targetDedicatedNodes} dedicated and ${targets.targetLowPriorityNodes} low-priority node(s).`);
       }
     } catch (e) {
-      const what = this.pinned ? `restore autoscale (formula and interval ${this.pinned.evaluationInterval ?? "default"}; re-apply them by hand)` : "restore the pool's target node counts";
+      const what = this.pinned
+        ? `restore autoscale; re-apply it by hand with evaluation interval ${this.pinned.evaluationInterval ?? "PT15M"} and formula ${JSON.stringify(this.pinned.formula)}`
+        : "restore the pool's target node counts";
       problems.push(`Could not ${what}: ${e instanceof Error ? e.message : String(e)}.`);
     }
     return problems;

@@ -747,6 +747,30 @@ describe("BatchPoolCycle replace and surge", () => {
     assert.deepEqual(disabledNodes(fake), []);
   });
 
+  it("restores autoscale even when the pool cannot be read right after pausing it, and says how to restore it by hand if that fails", async () => {
+    const fake = autoscaled();
+    const get = fake.getPool.bind(fake);
+    let failGet = true;
+    fake.getPool = async () => {
+      if (fake.callsOf("disableAutoScale").length === 1 && failGet) {
+        failGet = false;
+        throw new BatchFault("ServerBusy", "The server is busy.");
+      }
+      return get();
+    };
+    const error = await failure(run(fake, { method: "replace" }));
+    assert.match(error.message, /^The server is busy\./);
+    restored(fake);
+
+    const stuck = autoscaled();
+    stuck.enableAutoScale = async () => {
+      throw new BatchFault("ServerBusy", "The server is busy.");
+    };
+    stuck.nextFresh = [{ exitCode: 1 }];
+    const failed = await failure(run(stuck, { method: "replace" }));
+    assert.ok(failed.message.includes(`Could not restore autoscale; re-apply it by hand with evaluation interval PT7M and formula ${JSON.stringify(FORMULA)}: The server is busy.`), failed.message);
+  });
+
   it("surge grows first and never drops capacity below the starting count, then restores the targets", async () => {
     const fake = new FakePool(5);
     newVersion(fake);
