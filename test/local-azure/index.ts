@@ -15,7 +15,7 @@ import { ArmService, type ArmState } from "./arm/core";
 import { registerStorage, type StorageState } from "./arm/storage";
 import { startAzurite, startBlobProxy, type AzuriteProcess } from "./blob";
 import { registerBatch } from "./arm/batch";
-import { SimClock } from "./batch/clock";
+import { SimClock } from "./clock";
 import { BatchDataPlane } from "./batch/dataplane";
 import { BatchSimulation } from "./batch/simulation";
 import { createAccount, DEFAULT_TIMINGS, type BatchState } from "./batch/state";
@@ -149,7 +149,7 @@ export async function startLocalAzure(options: LocalAzureOptions = {}): Promise<
   const arm = new ArmService(armState, entra);
   registerStorage(arm, storageState);
   const batchDataPlane = new BatchDataPlane(batch, entra);
-  const dataFactoryState = new DataFactoryState({ tenantId, msPerSimulatedSecond: options.msPerSimulatedSecond, blobBaseUrl: () => storageState.blobBaseUrl });
+  const dataFactoryState = new DataFactoryState({ tenantId, clock, blobBaseUrl: () => storageState.blobBaseUrl });
   registerDataFactory(arm, dataFactoryState);
   seedReleaseFactory(dataFactoryState, { factoryName: "release-adf", resourceGroup: "rg-batch-release", location: "westeurope", storageAccountName: storageAccount.name, batchAccountName: "releasebatch", poolName: "adf-pool" });
 

@@ -7,7 +7,7 @@
  * under `sim` belong to the simulation and are never rendered.
  */
 import * as crypto from "node:crypto";
-import type { SimTimer } from "./clock";
+import type { SimTimer } from "../clock";
 
 export type Json = Record<string, unknown>;
 

@@ -1,0 +1,346 @@
+/**
+ * Jobs and tasks: tasks are scheduled onto free task slots (job priority,
+ * then age; spread or pack), run, and end as exited, requeued or terminated,
+ * with Batch's executionInfo, retries and onAllTasksComplete.
+ */
+import {
+  findKey,
+  newETag,
+  now,
+  type ApplicationPackageReference,
+  type BatchAccountRecord,
+  type DeallocationOption,
+  type JobRecord,
+  type Json,
+  type NameValuePair,
+  type NodeRecord,
+  type PoolRecord,
+  type TaskRecord,
+  type TaskScript,
+} from "./state";
+import type { BatchSimulation } from "./simulation";
+import { NODE_ROOT_DIR } from "./node-files";
+import { leave, restart, setNodeState } from "./nodes";
+
+/** Linux exit status of a process ended with SIGKILL (128 + 9); Windows reports STATUS_CONTROL_C_EXIT. */
+const TERMINATED_EXIT_CODE_LINUX = 137;
+const TERMINATED_EXIT_CODE_WINDOWS = -1073741510;
+
+export function touchTask(task: TaskRecord): void {
+  task.eTag = newETag();
+  task.lastModified = now();
+}
+
+export function setTaskState(task: TaskRecord, state: TaskRecord["state"]): void {
+  if (task.state === state) return;
+  task.previousState = task.state;
+  task.previousStateTransitionTime = task.stateTransitionTime;
+  task.state = state;
+  task.stateTransitionTime = now();
+  touchTask(task);
+}
+
+export function addJob(sim: BatchSimulation, account: BatchAccountRecord, params: Json): JobRecord {
+  const t = now();
+  const constraints = (params.constraints as Json | undefined) ?? {};
+  const job: JobRecord = {
+    id: String(params.id),
+    displayName: params.displayName as string | undefined,
+    usesTaskDependencies: Boolean(params.usesTaskDependencies),
+    eTag: newETag(),
+    lastModified: t,
+    creationTime: t,
+    state: "active",
+    stateTransitionTime: t,
+    priority: (params.priority as number | undefined) ?? 0,
+    allowTaskPreemption: Boolean(params.allowTaskPreemption),
+    maxParallelTasks: (params.maxParallelTasks as number | undefined) ?? -1,
+    constraints: {
+      maxWallClockTime: (constraints.maxWallClockTime as string | undefined) ?? "P10675199DT2H48M5.4775807S",
+      maxTaskRetryCount: (constraints.maxTaskRetryCount as number | undefined) ?? 0,
+    },
+    jobManagerTask: params.jobManagerTask as Json | undefined,
+    jobPreparationTask: params.jobPreparationTask as Json | undefined,
+    jobReleaseTask: params.jobReleaseTask as Json | undefined,
+    commonEnvironmentSettings: params.commonEnvironmentSettings as NameValuePair[] | undefined,
+    poolInfo: params.poolInfo as JobRecord["poolInfo"],
+    onAllTasksComplete: (params.onAllTasksComplete as JobRecord["onAllTasksComplete"] | undefined) ?? "noaction",
+    onTaskFailure: (params.onTaskFailure as JobRecord["onTaskFailure"] | undefined) ?? "noaction",
+    networkConfiguration: params.networkConfiguration as Json | undefined,
+    metadata: params.metadata as NameValuePair[] | undefined,
+    executionInfo: { startTime: t, poolId: (params.poolInfo as { poolId?: string }).poolId },
+    tasks: new Map(),
+    sim: { nextSeq: 0 },
+  };
+  account.jobs.set(job.id, job);
+  return job;
+}
+
+export function addTask(sim: BatchSimulation, account: BatchAccountRecord, job: JobRecord, params: Json, script: TaskScript = {}): TaskRecord {
+  const t = now();
+  const constraints = (params.constraints as Json | undefined) ?? {};
+  const task: TaskRecord = {
+    jobId: job.id,
+    id: String(params.id),
+    displayName: params.displayName as string | undefined,
+    eTag: newETag(),
+    lastModified: t,
+    creationTime: t,
+    exitConditions: params.exitConditions as Json | undefined,
+    state: "active",
+    stateTransitionTime: t,
+    commandLine: String(params.commandLine),
+    containerSettings: params.containerSettings as Json | undefined,
+    resourceFiles: params.resourceFiles as Json[] | undefined,
+    outputFiles: params.outputFiles as Json[] | undefined,
+    environmentSettings: params.environmentSettings as NameValuePair[] | undefined,
+    affinityInfo: params.affinityInfo as Json | undefined,
+    constraints: {
+      maxWallClockTime: (constraints.maxWallClockTime as string | undefined) ?? "P10675199DT2H48M5.4775807S",
+      retentionTime: (constraints.retentionTime as string | undefined) ?? "P7D",
+      maxTaskRetryCount: (constraints.maxTaskRetryCount as number | undefined) ?? job.constraints.maxTaskRetryCount,
+    },
+    requiredSlots: (params.requiredSlots as number | undefined) ?? 1,
+    userIdentity: params.userIdentity as Json | undefined,
+    executionInfo: { retryCount: 0, requeueCount: 0 },
+    multiInstanceSettings: params.multiInstanceSettings as Json | undefined,
+    dependsOn: params.dependsOn as Json | undefined,
+    applicationPackageReferences: params.applicationPackageReferences as ApplicationPackageReference[] | undefined,
+    authenticationTokenSettings: params.authenticationTokenSettings as Json | undefined,
+    sim: { seq: job.sim.nextSeq++, script, attempt: 0 },
+  };
+  job.tasks.set(task.id, task);
+  return task;
+}
+
+export function terminateTask(sim: BatchSimulation, account: BatchAccountRecord, job: JobRecord, task: TaskRecord): void {
+  if (task.state === "completed") return;
+  if (task.state === "running" || task.state === "preparing") {
+    endTask(sim, account, task, "terminated");
+  } else {
+    setTaskState(task, "completed");
+    task.executionInfo.endTime = now();
+    task.executionInfo.result = "failure";
+    task.executionInfo.failureInfo = { category: "usererror", code: "TaskEnded", message: "Task Was Ended by User Request" };
+    jobMaybeComplete(sim, account, job);
+  }
+  schedule(sim, account);
+}
+
+export function jobMaybeComplete(sim: BatchSimulation, account: BatchAccountRecord, job: JobRecord): void {
+  if (job.state !== "active" || job.onAllTasksComplete !== "terminatejob") return;
+  for (const t of job.tasks.values()) if (t.state !== "completed") return;
+  job.previousState = job.state;
+  job.previousStateTransitionTime = job.stateTransitionTime;
+  job.state = "completed";
+  job.stateTransitionTime = now();
+  job.executionInfo.endTime = job.stateTransitionTime;
+  job.executionInfo.terminateReason = "AllTasksComplete";
+  job.eTag = newETag();
+  job.lastModified = job.stateTransitionTime;
+  void account;
+}
+
+/** Requeues (requeue) or ends (terminate) the tasks running on a node. */
+export function stopTasks(sim: BatchSimulation, account: BatchAccountRecord, node: NodeRecord, option: DeallocationOption): void {
+  if (option !== "requeue" && option !== "terminate") return;
+  for (const task of [...node.sim.running]) endTask(sim, account, task, option === "requeue" ? "requeued" : "terminated");
+}
+
+export function freeSlots(pool: PoolRecord, node: NodeRecord): number {
+  let used = 0;
+  for (const t of node.sim.running) used += t.requiredSlots;
+  return pool.taskSlotsPerNode - used;
+}
+
+export function canTakeTasks(node: NodeRecord): boolean {
+  return (node.state === "idle" || node.state === "running") && node.schedulingState === "enabled" && !node.sim.pending;
+}
+
+/** Places active tasks on nodes with free slots, job by job (priority, then age). */
+export function schedule(sim: BatchSimulation, account: BatchAccountRecord): void {
+  const jobs = [...account.jobs.values()].filter((j) => j.state === "active").sort((a, b) => b.priority - a.priority);
+  for (const job of jobs) {
+    const pool = job.poolInfo.poolId ? findKey(account.pools, job.poolInfo.poolId) : undefined;
+    if (!pool || pool.state !== "active") continue;
+    const nodes = [...pool.nodes.values()].filter((n) => canTakeTasks(n));
+    if (nodes.length === 0) continue;
+    let running = 0;
+    for (const t of job.tasks.values()) if (t.state === "running" || t.state === "preparing") running++;
+    for (const task of job.tasks.values()) {
+      if (task.state !== "active") continue;
+      if (job.maxParallelTasks !== -1 && running >= job.maxParallelTasks) break;
+      const fits = nodes.filter((n) => canTakeTasks(n) && freeSlots(pool, n) >= task.requiredSlots);
+      if (fits.length === 0) {
+        if (nodes.every((n) => !canTakeTasks(n) || freeSlots(pool, n) <= 0)) break;
+        continue;
+      }
+      const pack = pool.taskSchedulingPolicy.nodeFillType === "pack";
+      fits.sort((a, b) => (pack ? freeSlots(pool, a) - freeSlots(pool, b) : freeSlots(pool, b) - freeSlots(pool, a)));
+      runTask(sim, account, pool, fits[0], job, task);
+      running++;
+    }
+  }
+}
+
+/** The AZ_BATCH_* environment a task sees on a Linux node, with its package variables. */
+export function taskEnvironment(sim: BatchSimulation, account: BatchAccountRecord, pool: PoolRecord, node: NodeRecord, job: JobRecord, task: TaskRecord): Record<string, string> {
+  const taskDir = `${NODE_ROOT_DIR}/workitems/${job.id}/job-1/${task.id}`;
+  const env: Record<string, string> = {
+    AZ_BATCH_ACCOUNT_NAME: account.name,
+    AZ_BATCH_ACCOUNT_URL: `${sim.state.url}/`,
+    AZ_BATCH_POOL_ID: pool.id,
+    AZ_BATCH_JOB_ID: job.id,
+    AZ_BATCH_TASK_ID: task.id,
+    AZ_BATCH_NODE_ID: node.id,
+    AZ_BATCH_NODE_IS_DEDICATED: String(node.isDedicated),
+    AZ_BATCH_NODE_ROOT_DIR: NODE_ROOT_DIR,
+    AZ_BATCH_NODE_SHARED_DIR: `${NODE_ROOT_DIR}/shared`,
+    AZ_BATCH_NODE_STARTUP_DIR: `${NODE_ROOT_DIR}/startup`,
+    AZ_BATCH_NODE_MOUNTS_DIR: `${NODE_ROOT_DIR}/fsmounts`,
+    AZ_BATCH_TASK_DIR: taskDir,
+    AZ_BATCH_TASK_WORKING_DIR: `${taskDir}/wd`,
+    AZ_BATCH_CERTIFICATES_DIR: `${taskDir}/certs`,
+    AZ_BATCH_TASK_USER: "_azbatch",
+    AZ_BATCH_TASK_USER_IDENTITY: "PoolNonAdmin",
+  };
+  const linuxName = (s: string) => s.replace(/[.\-#]/g, "_");
+  for (const p of node.installedPackages) {
+    const dir = `${NODE_ROOT_DIR}/${p.directory}`;
+    env[`AZ_BATCH_APP_PACKAGE_${linuxName(p.applicationId)}_${linuxName(p.version)}`] = dir;
+    env[`AZ_BATCH_APP_PACKAGE_${linuxName(p.applicationId.toLowerCase())}_${linuxName(p.version)}`] = dir;
+    const app = account.applications.get(p.applicationId.toLowerCase());
+    if (app?.defaultVersion && app.defaultVersion.toLowerCase() === p.version.toLowerCase()) {
+      env[`AZ_BATCH_APP_PACKAGE_${linuxName(p.applicationId)}`] = dir;
+      env[`AZ_BATCH_APP_PACKAGE_${linuxName(p.applicationId.toLowerCase())}`] = dir;
+    }
+  }
+  for (const s of job.commonEnvironmentSettings ?? []) env[s.name] = s.value ?? "";
+  for (const s of task.environmentSettings ?? []) env[s.name] = s.value ?? "";
+  return env;
+}
+
+export function runTask(sim: BatchSimulation, account: BatchAccountRecord, pool: PoolRecord, node: NodeRecord, job: JobRecord, task: TaskRecord): void {
+  const attempt = ++task.sim.attempt;
+  task.sim.node = node;
+  node.sim.running.add(task);
+  setNodeState(node, "running");
+  const t = now();
+  task.executionInfo.startTime = t;
+  task.executionInfo.endTime = undefined;
+  task.executionInfo.exitCode = undefined;
+  task.executionInfo.result = undefined;
+  task.executionInfo.failureInfo = undefined;
+  const nodeUrl = sim.nodeUrl(pool, node);
+  const taskRoot = `workitems/${job.id}/job-1/${task.id}`;
+  task.nodeInfo = {
+    affinityId: node.affinityId,
+    nodeUrl,
+    poolId: pool.id,
+    nodeId: node.id,
+    taskRootDirectory: taskRoot,
+    taskRootDirectoryUrl: `${nodeUrl}/files/${taskRoot}`,
+  };
+  setTaskState(task, "running");
+  node.totalTasksRun++;
+  recordRecentTask(sim, job, node, task);
+
+  const abort = new AbortController();
+  task.sim.abort = abort;
+  const finish = (exitCode: number, stdout?: string, stderr?: string) => {
+    if (task.sim.attempt !== attempt || task.state !== "running") return;
+    task.sim.stdout = stdout;
+    task.sim.stderr = stderr;
+    endTask(sim, account, task, "exited", exitCode);
+  };
+  const runner = sim.state.taskRunner?.({
+    account,
+    pool,
+    node,
+    job,
+    task,
+    environment: taskEnvironment(sim, account, pool, node, job, task),
+    signal: abort.signal,
+  });
+  if (runner) {
+    runner.then(
+      (r) => finish(r.exitCode, r.stdout, r.stderr),
+      (e) => finish(1, undefined, e instanceof Error ? e.message : String(e)),
+    );
+  } else {
+    const script = { ...sim.state.taskScript?.(job, task), ...task.sim.script };
+    task.sim.timer = sim.clock.after(script.durationSeconds ?? sim.state.timings.taskSeconds, () => finish(script.exitCode ?? 0));
+  }
+}
+
+export function recordRecentTask(sim: BatchSimulation, job: JobRecord, node: NodeRecord, task: TaskRecord): void {
+  node.recentTasks = node.recentTasks.filter((r) => !(r.jobId === job.id && r.taskId === task.id));
+  node.recentTasks.unshift({ taskUrl: sim.taskUrl(job, task), jobId: job.id, taskId: task.id, taskState: task.state, executionInfo: task.executionInfo as unknown as Json });
+  node.recentTasks.length = Math.min(node.recentTasks.length, 10);
+}
+
+/**
+ * Ends a task's current run: it exited (exit code), was requeued (back to
+ * active, to run again elsewhere or later) or was terminated (completed with
+ * failureInfo TaskEnded and the exit code of a killed process).
+ */
+export function endTask(sim: BatchSimulation, account: BatchAccountRecord, task: TaskRecord, how: "exited" | "requeued" | "terminated", exitCode = 0): void {
+  const job = account.jobs.get(task.jobId);
+  const node = task.sim.node;
+  task.sim.timer?.cancel();
+  task.sim.abort?.abort();
+  task.sim.abort = undefined;
+  task.sim.node = undefined;
+  const t = now();
+  if (node) node.sim.running.delete(task);
+
+  if (how === "requeued") {
+    task.executionInfo.requeueCount++;
+    task.executionInfo.lastRequeueTime = t;
+    task.executionInfo.startTime = undefined;
+    setTaskState(task, "active");
+  } else {
+    const pool = node && job?.poolInfo.poolId ? findKey(account.pools, job.poolInfo.poolId) : undefined;
+    const windows = Boolean(pool?.cloudServiceConfiguration) || /windows/i.test(String((pool?.virtualMachineConfiguration as Json | undefined)?.nodeAgentSKUId ?? ""));
+    const code = how === "terminated" ? (windows ? TERMINATED_EXIT_CODE_WINDOWS : TERMINATED_EXIT_CODE_LINUX) : exitCode;
+    task.executionInfo.exitCode = code;
+    task.executionInfo.endTime = t;
+    const failed = how === "terminated" || code !== 0;
+    task.executionInfo.result = failed ? "failure" : "success";
+    task.executionInfo.failureInfo = !failed
+      ? undefined
+      : how === "terminated"
+        ? { category: "usererror", code: "TaskEnded", message: "Task Was Ended by User Request" }
+        : { category: "usererror", code: "FailureExitCode", message: "The task exited with an exit code representing a failure" };
+    if (node) {
+      if (!failed) node.totalTasksSucceeded++;
+      const dir = `workitems/${task.jobId}/job-1/${task.id}`;
+      node.sim.files.set(`${dir}/stdout.txt`, { content: Buffer.from(task.sim.stdout ?? ""), created: task.executionInfo.startTime ?? t });
+      node.sim.files.set(`${dir}/stderr.txt`, { content: Buffer.from(task.sim.stderr ?? ""), created: task.executionInfo.startTime ?? t });
+    }
+    const maxRetries = task.constraints.maxTaskRetryCount;
+    if (how === "exited" && failed && (maxRetries === -1 || task.executionInfo.retryCount < maxRetries)) {
+      task.executionInfo.retryCount++;
+      task.executionInfo.lastRetryTime = t;
+      setTaskState(task, "active");
+    } else {
+      setTaskState(task, "completed");
+      if (job) jobMaybeComplete(sim, account, job);
+    }
+  }
+  if (node && job) recordRecentTask(sim, job, node, task);
+  if (node) afterTaskLeftNode(sim, account, node);
+  schedule(sim, account);
+}
+
+export function afterTaskLeftNode(sim: BatchSimulation, account: BatchAccountRecord, node: NodeRecord): void {
+  if (node.sim.running.size > 0) return;
+  const pool = findKey(account.pools, node.poolId);
+  const pending = node.sim.pending;
+  if (pool && pending) {
+    if (pending.kind === "remove") leave(sim, account, pool, node);
+    else restart(sim, account, pool, node, pending.kind);
+    return;
+  }
+  if (node.state === "running") setNodeState(node, "idle");
+}
