@@ -290,7 +290,8 @@ describe("local Azure: Batch data plane and simulation", function () {
       azure.state.batch.taskScript = (job, task: TaskRecord) => (job.id === jobId && task.id === "fails" ? { exitCode: 2, durationSeconds: 5 } : undefined);
       await client.job.add({ id: jobId, poolInfo: { poolId: pool.id }, onAllTasksComplete: "terminatejob" });
       await rejects(client.job.add({ id: jobId, poolInfo: { poolId: pool.id } }), (e) => assert.equal(e.code, "JobExists"));
-      await client.task.add(jobId, { id: "ok", commandLine: "/bin/true", environmentSettings: [{ name: "A", value: "1" }] });
+      // Long enough to be seen running; the run ends when the process does.
+      await client.task.add(jobId, { id: "ok", commandLine: "/bin/sh -c 'sleep 1'", environmentSettings: [{ name: "A", value: "1" }] });
       await client.task.add(jobId, { id: "fails", commandLine: "/bin/false" });
       await rejects(client.task.add(jobId, { id: "ok", commandLine: "/bin/true" }), (e) => assert.equal(e.code, "TaskExists"));
       const running = await client.task.get(jobId, "ok");

@@ -153,7 +153,8 @@ export async function startLocalAzure(options: LocalAzureOptions = {}): Promise<
   registerDataFactory(arm, dataFactoryState);
   seedReleaseFactory(dataFactoryState, { factoryName: "release-adf", resourceGroup: "rg-batch-release", location: "westeurope", storageAccountName: storageAccount.name, batchAccountName: "releasebatch", poolName: "adf-pool" });
 
-  const started: { close(): Promise<void> }[] = [{ close: async () => clock.close() }];
+  // Closing stops the clock, then kills Batch task processes and removes the nodes' folders.
+  const started: { close(): Promise<void> }[] = [{ close: async () => (clock.close(), batch.close()) }];
   try {
     const azuritePromise = startAzurite({
       tls,

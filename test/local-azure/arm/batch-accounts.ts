@@ -38,7 +38,12 @@ export async function readZipEntries(data: Buffer): Promise<PackageEntry[] | und
     return undefined;
   }
   const files = Object.values(zip.files).filter((f) => !f.dir);
-  return Promise.all(files.map(async (f) => ({ name: f.name, size: (await f.async("nodebuffer")).length })));
+  return Promise.all(
+    files.map(async (f) => {
+      const data = await f.async("nodebuffer");
+      return { name: f.name, size: data.length, data };
+    }),
+  );
 }
 
 /** What the Microsoft.Batch routes share: lookups, auto-storage access, rendering of accounts, ARM paging. */
@@ -180,6 +185,8 @@ export function createBatchArmContext(arm: ArmService, options: BatchArmOptions)
     return ok(body);
   };
 
+  // Resource files that name an auto-storage container are read with the service's own access.
+  sim.state.autoStorageContainer = serviceContainer;
   return { sim, storage, entra, arm, sub, accountId, endpointHost, getAccount, getApp, getPackage, getPool, storageAccountFor, blobUrl, serviceContainer, ensureContainer, storageUrlFor, inspectPackageBlob, renderAccount, appId, ok, page };
 }
 

@@ -9,6 +9,7 @@
 import { Router, ServiceError, type AzureRequest, type AzureResponse } from "../http";
 import type { EntraService } from "../entra";
 import { authenticateBearer } from "../arm/core";
+import * as files from "./file-routes";
 import * as jobs from "./job-routes";
 import * as nodes from "./node-routes";
 import { invalidQueryParameter } from "./odata";
@@ -66,9 +67,9 @@ export class BatchDataPlane {
     r("POST", "/pools/{poolId}/nodes/{nodeId}/reimage", (req) => nodes.reimageNode(sim, req));
     r("POST", "/pools/{poolId}/nodes/{nodeId}/disablescheduling", (req) => nodes.disableScheduling(sim, req));
     r("POST", "/pools/{poolId}/nodes/{nodeId}/enablescheduling", (req) => nodes.enableScheduling(sim, req));
-    r("GET", "/pools/{poolId}/nodes/{nodeId}/files", (req) => nodes.listNodeFiles(sim, req));
-    r("GET", "/pools/{poolId}/nodes/{nodeId}/files/{filePath}", (req) => nodes.getNodeFile(sim, req, true));
-    r("HEAD", "/pools/{poolId}/nodes/{nodeId}/files/{filePath}", (req) => nodes.getNodeFile(sim, req, false));
+    r("GET", "/pools/{poolId}/nodes/{nodeId}/files", (req) => files.listNodeFiles(sim, req));
+    r("GET", "/pools/{poolId}/nodes/{nodeId}/files/{filePath}", (req) => files.getNodeFile(sim, req, true));
+    r("HEAD", "/pools/{poolId}/nodes/{nodeId}/files/{filePath}", (req) => files.getNodeFile(sim, req, false));
     r("GET", "/jobs", (req) => jobs.listJobs(sim, req));
     r("POST", "/jobs", (req) => jobs.addJob(sim, req));
     r("GET", "/jobs/{jobId}", (req) => jobs.getJob(sim, req));
@@ -79,6 +80,9 @@ export class BatchDataPlane {
     r("GET", "/jobs/{jobId}/tasks", (req) => jobs.listTasks(sim, req));
     r("GET", "/jobs/{jobId}/tasks/{taskId}", (req) => jobs.getTask(sim, req));
     r("POST", "/jobs/{jobId}/tasks/{taskId}/terminate", (req) => jobs.terminateTask(sim, req));
+    r("GET", "/jobs/{jobId}/tasks/{taskId}/files", (req) => files.listTaskFiles(sim, req));
+    r("GET", "/jobs/{jobId}/tasks/{taskId}/files/{filePath}", (req) => files.getTaskFile(sim, req, true));
+    r("HEAD", "/jobs/{jobId}/tasks/{taskId}/files/{filePath}", (req) => files.getTaskFile(sim, req, false));
   }
 
   async handle(req: AzureRequest): Promise<AzureResponse & { route?: string }> {
@@ -91,7 +95,7 @@ export class BatchDataPlane {
     }
     if (!KNOWN_API_VERSIONS.has(apiVersion)) throw invalidQueryParameter("api-version", apiVersion, "The specified api version is not supported.");
     // Node file paths arrive either encoded (%2F) or with literal slashes.
-    const fileMatch = /^(\/pools\/[^/]+\/nodes\/[^/]+\/files\/)(.+)$/i.exec(req.path);
+    const fileMatch = /^(\/pools\/[^/]+\/nodes\/[^/]+\/files\/|\/jobs\/[^/]+\/tasks\/[^/]+\/files\/)(.+)$/i.exec(req.path);
     const path = fileMatch ? `${fileMatch[1]}${encodeURIComponent(decodeURIComponent(fileMatch[2]))}` : req.path;
     const match = this.router.match(req.method, path);
     if (!match) throw new ServiceError(404, "ResourceNotFound", "The specified resource does not exist.");

@@ -3,7 +3,7 @@ import { ServiceError, jsonBody, type AzureResponse } from "../http";
 import type { BatchSimulation } from "./simulation";
 import { type Json, type NodeRecord } from "./state";
 import { renderNode } from "./render";
-import { type BatchRequest, accepted, activePoolOf, compact, deallocation, entityResponse, listResponse, nodeOf, notFound, poolOf } from "./responses";
+import { type BatchRequest, accepted, activePoolOf, deallocation, entityResponse, listResponse, nodeOf, poolOf } from "./responses";
 
 export function listNodes(sim: BatchSimulation, req: BatchRequest): AzureResponse {
   const pool = poolOf(req);
@@ -71,48 +71,4 @@ export function enableScheduling(sim: BatchSimulation, req: BatchRequest): Azure
   if (node.schedulingState === "enabled") throw new ServiceError(409, "NodeAlreadyInTargetSchedulingState", "The specified node is already in the target scheduling state.");
   sim.enableScheduling(req.account, node);
   return accepted(sim, 200, req);
-}
-
-export function listNodeFiles(sim: BatchSimulation, req: BatchRequest): AzureResponse {
-  const pool = poolOf(req);
-  const node = nodeOf(req, pool);
-  const recursive = (req.query.get("recursive") ?? "false").toLowerCase() === "true";
-  const base = `${sim.nodeUrl(pool, node)}/files`;
-  const files = sim
-    .nodeFiles(pool, node)
-    .filter((f) => recursive || !f.name.includes("/"))
-    .map((f) =>
-      compact({
-        name: f.name,
-        url: `${base}/${f.name}`,
-        isDirectory: f.isDirectory,
-        properties: {
-          creationTime: f.created,
-          lastModified: f.created,
-          contentLength: f.size,
-          ...(f.isDirectory ? {} : { contentType: "application/octet-stream" }),
-          fileMode: f.isDirectory ? "0o40755" : "0o100644",
-        },
-      }),
-    );
-  return listResponse(sim, "files", req, files);
-}
-
-export function getNodeFile(sim: BatchSimulation, req: BatchRequest, withContent: boolean): AzureResponse {
-  const pool = poolOf(req);
-  const node = nodeOf(req, pool);
-  const name = decodeURIComponent(req.params.filePath).replace(/^\/+|\/+$/g, "");
-  const file = sim.nodeFiles(pool, node).find((f) => f.name === name);
-  if (!file) throw notFound("FileNotFound", "The specified file does not exist.");
-  const content = node.sim.files.get(name)?.content ?? Buffer.alloc(0);
-  const headers = {
-    "content-type": file.isDirectory ? "application/octet-stream" : "application/octet-stream",
-    "last-modified": new Date(file.created).toUTCString(),
-    "ocp-creation-time": new Date(file.created).toUTCString(),
-    "ocp-batch-file-isdirectory": String(file.isDirectory),
-    "ocp-batch-file-url": `${sim.nodeUrl(pool, node)}/files/${name}`,
-    "ocp-batch-file-mode": file.isDirectory ? "0o40755" : "0o100644",
-  };
-  if (!withContent) return { status: 200, headers };
-  return { status: 200, headers, body: content };
 }

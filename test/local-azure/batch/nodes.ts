@@ -9,11 +9,15 @@ import {
   now,
   type BatchAccountRecord,
   type DeallocationOption,
+  type Json,
+  type NameValuePair,
   type NodeRecord,
   type NodeState,
   type PoolRecord,
 } from "./state";
 import type { BatchSimulation } from "./simulation";
+import { prepareNodeDirectory, removeNodeDirectory } from "./node-files";
+import { compactJson, FAILURE_EXIT_CODE, runCommand, writeEmptyOutputs } from "./task-process";
 import { deployPackages } from "./packages";
 import { maybeSteady } from "./pools";
 import { schedule, stopTasks } from "./scheduler";
@@ -46,9 +50,10 @@ export function joinNode(sim: BatchSimulation, account: BatchAccountRecord, pool
     errors: [],
     nodeAgentVersion: "1.9.27",
     installedPackages: [],
-    sim: { script, running: new Set(), files: new Map() },
+    sim: { script, running: new Set() },
   };
   pool.nodes.set(id, node);
+  prepareNodeDirectory(sim, node);
   node.sim.timer = sim.clock.after(script.createSeconds ?? sim.state.timings.createSeconds, () => {
     setNodeState(node, "starting");
     node.lastBootTime = now();
@@ -87,30 +92,54 @@ export function startNodeSoftware(sim: BatchSimulation, account: BatchAccountRec
     return;
   }
   const waitForSuccess = startTask.waitForSuccess ?? true;
+  const abort = new AbortController();
+  node.sim.startTaskAbort = abort;
+  const complete = (retryCount: number, firstStart: string, exitCode: number | undefined, failureInfo: Json | undefined): void => {
+    node.startTaskInfo = compactJson({
+      state: "completed",
+      startTime: firstStart,
+      endTime: now(),
+      exitCode,
+      retryCount,
+      lastRetryTime: retryCount > 0 ? node.startTaskInfo?.lastRetryTime : undefined,
+      result: failureInfo ? "failure" : "success",
+      failureInfo,
+    });
+    if (node.sim.startTaskAbort === abort) node.sim.startTaskAbort = undefined;
+    if (!waitForSuccess) return;
+    if (!failureInfo) becomeIdle(sim, account, node);
+    else setNodeState(node, "starttaskfailed");
+  };
   const runStartTask = (retryCount: number, firstStart: string): void => {
     node.startTaskInfo = { state: "running", startTime: firstStart, retryCount, ...(retryCount > 0 ? { lastRetryTime: now() } : {}) };
-    node.sim.timer = sim.clock.after(sim.state.timings.startTaskSeconds, () => {
-      const exitCode = node.sim.script.startTaskExitCode ?? 0;
+    const retry = (exitCode: number) => {
       const maxRetries = startTask.maxTaskRetryCount ?? 0;
-      if (exitCode !== 0 && (maxRetries === -1 || retryCount < maxRetries)) {
-        runStartTask(retryCount + 1, firstStart);
-        return;
-      }
-      node.startTaskInfo = {
-        state: "completed",
-        startTime: firstStart,
-        endTime: now(),
-        exitCode,
-        retryCount,
-        ...(retryCount > 0 ? { lastRetryTime: node.startTaskInfo?.lastRetryTime } : {}),
-        result: exitCode === 0 ? "success" : "failure",
-        ...(exitCode === 0 ? {} : { failureInfo: { category: "usererror", code: "FailureExitCode", message: "The task exited with an exit code representing a failure" } }),
-      };
-      node.sim.files.set("startup/stdout.txt", { content: Buffer.alloc(0), created: firstStart });
-      node.sim.files.set("startup/stderr.txt", { content: Buffer.alloc(0), created: firstStart });
-      if (!waitForSuccess) return;
-      if (exitCode === 0) becomeIdle(sim, account, node);
-      else setNodeState(node, "starttaskfailed");
+      return exitCode !== 0 && (maxRetries === -1 || retryCount < maxRetries);
+    };
+    const scripted = node.sim.script.startTaskExitCode;
+    if (scripted !== undefined) {
+      // A scripted start task: no process, the scripted exit code after the simulated run time.
+      node.sim.timer = sim.clock.after(sim.state.timings.startTaskSeconds, () => {
+        writeEmptyOutputs(node, "startup");
+        if (retry(scripted)) return runStartTask(retryCount + 1, firstStart);
+        complete(retryCount, firstStart, scripted, scripted === 0 ? undefined : FAILURE_EXIT_CODE);
+      });
+      return;
+    }
+    void runCommand(sim, {
+      account,
+      pool,
+      node,
+      commandLine: startTask.commandLine,
+      resourceFiles: startTask.resourceFiles as Json[] | undefined,
+      environmentSettings: startTask.environmentSettings as NameValuePair[] | undefined,
+      taskDirName: "startup",
+      signal: abort.signal,
+    }).then((outcome) => {
+      if (abort.signal.aborted) return;
+      if ("failure" in outcome) return complete(retryCount, firstStart, undefined, outcome.failure as unknown as Json);
+      if (retry(outcome.exitCode)) return runStartTask(retryCount + 1, firstStart);
+      complete(retryCount, firstStart, outcome.exitCode, outcome.exitCode === 0 ? undefined : FAILURE_EXIT_CODE);
     });
   };
   if (waitForSuccess) setNodeState(node, "waitingforstarttask");
@@ -143,10 +172,11 @@ export function reimageNode(sim: BatchSimulation, account: BatchAccountRecord, p
 
 export function restart(sim: BatchSimulation, account: BatchAccountRecord, pool: PoolRecord, node: NodeRecord, kind: "reboot" | "reimage"): void {
   node.sim.timer?.cancel();
+  node.sim.startTaskAbort?.abort();
   node.sim.pending = undefined;
   setNodeState(node, kind === "reboot" ? "rebooting" : "reimaging");
   if (kind === "reimage") {
-    node.sim.files.clear();
+    prepareNodeDirectory(sim, node, true);
     node.startTaskInfo = undefined;
   }
   const seconds = kind === "reboot" ? sim.state.timings.rebootSeconds : sim.state.timings.reimageSeconds;
@@ -169,10 +199,12 @@ export function removeNode(sim: BatchSimulation, account: BatchAccountRecord, po
 
 export function leave(sim: BatchSimulation, account: BatchAccountRecord, pool: PoolRecord, node: NodeRecord): void {
   node.sim.timer?.cancel();
+  node.sim.startTaskAbort?.abort();
   node.sim.pending = undefined;
   setNodeState(node, "leavingpool");
   node.sim.timer = sim.clock.after(sim.state.timings.leaveSeconds, () => {
     pool.nodes.delete(node.id);
+    removeNodeDirectory(node);
     for (const [, p] of account.pools) p.sim.resize?.removing.delete(node);
     maybeSteady(pool);
     schedule(sim, account);

@@ -10,9 +10,12 @@
  * (deleted, not active, or a blob that is not a zip) makes the node unusable,
  * as Batch documents for deployment failures.
  */
+import * as fs from "node:fs";
+import * as path from "node:path";
 import {
   type ApplicationPackageReference,
   type BatchAccountRecord,
+  type PackageEntry,
   type NodeRecord,
   type PoolRecord,
 } from "./state";
@@ -84,13 +87,27 @@ export function deployPackages(sim: BatchSimulation, account: BatchAccountRecord
     }
     const already = node.installedPackages.some((i) => i.applicationId.toLowerCase() === p.applicationId.toLowerCase() && i.version === p.version);
     if (already) continue;
-    node.installedPackages.push({
-      applicationId: p.applicationId,
-      version: p.version,
-      directory: packageDirectory(p.applicationId, p.version, at),
-      installedAt: at.toISOString(),
-      entries: pkg.entries,
-    });
+    const directory = packageDirectory(p.applicationId, p.version, at);
+    unzipOnto(node, directory, pkg.entries);
+    node.installedPackages.push({ applicationId: p.applicationId, version: p.version, directory, installedAt: at.toISOString(), entries: pkg.entries });
   }
   return problems;
+}
+
+/** Writes a package's files into its directory on the node, the zip's layout kept. */
+function unzipOnto(node: NodeRecord, directory: string, entries: PackageEntry[]): void {
+  if (!node.sim.rootDir) return;
+  const base = path.join(node.sim.rootDir, directory);
+  fs.mkdirSync(base, { recursive: true });
+  for (const e of entries) {
+    const target = path.resolve(base, e.name);
+    if (!target.startsWith(base + path.sep)) continue;
+    if (e.name.endsWith("/")) {
+      fs.mkdirSync(target, { recursive: true });
+      continue;
+    }
+    fs.mkdirSync(path.dirname(target), { recursive: true });
+    fs.writeFileSync(target, e.data ?? Buffer.alloc(e.size));
+    fs.chmodSync(target, 0o755);
+  }
 }

@@ -19,7 +19,10 @@ import {
   type TaskScript,
 } from "./state";
 import type { BatchSimulation } from "./simulation";
-import { NODE_ROOT_DIR } from "./node-files";
+import { parseDuration } from "../clock";
+import { taskDirectoryName } from "./node-files";
+import { downloadResourceFiles } from "./resource-files";
+import { appendOutputs, batchEnvironment, FAILURE_EXIT_CODE, prepareTaskDirectory } from "./task-process";
 import { leave, restart, setNodeState } from "./nodes";
 
 /** Linux exit status of a process ended with SIGKILL (128 + 9); Windows reports STATUS_CONTROL_C_EXIT. */
@@ -185,41 +188,20 @@ export function schedule(sim: BatchSimulation, account: BatchAccountRecord): voi
 
 /** The AZ_BATCH_* environment a task sees on a Linux node, with its package variables. */
 export function taskEnvironment(sim: BatchSimulation, account: BatchAccountRecord, pool: PoolRecord, node: NodeRecord, job: JobRecord, task: TaskRecord): Record<string, string> {
-  const taskDir = `${NODE_ROOT_DIR}/workitems/${job.id}/job-1/${task.id}`;
-  const env: Record<string, string> = {
-    AZ_BATCH_ACCOUNT_NAME: account.name,
-    AZ_BATCH_ACCOUNT_URL: `${sim.state.url}/`,
-    AZ_BATCH_POOL_ID: pool.id,
-    AZ_BATCH_JOB_ID: job.id,
-    AZ_BATCH_TASK_ID: task.id,
-    AZ_BATCH_NODE_ID: node.id,
-    AZ_BATCH_NODE_IS_DEDICATED: String(node.isDedicated),
-    AZ_BATCH_NODE_ROOT_DIR: NODE_ROOT_DIR,
-    AZ_BATCH_NODE_SHARED_DIR: `${NODE_ROOT_DIR}/shared`,
-    AZ_BATCH_NODE_STARTUP_DIR: `${NODE_ROOT_DIR}/startup`,
-    AZ_BATCH_NODE_MOUNTS_DIR: `${NODE_ROOT_DIR}/fsmounts`,
-    AZ_BATCH_TASK_DIR: taskDir,
-    AZ_BATCH_TASK_WORKING_DIR: `${taskDir}/wd`,
-    AZ_BATCH_CERTIFICATES_DIR: `${taskDir}/certs`,
-    AZ_BATCH_TASK_USER: "_azbatch",
-    AZ_BATCH_TASK_USER_IDENTITY: "PoolNonAdmin",
-  };
-  const linuxName = (s: string) => s.replace(/[.\-#]/g, "_");
-  for (const p of node.installedPackages) {
-    const dir = `${NODE_ROOT_DIR}/${p.directory}`;
-    env[`AZ_BATCH_APP_PACKAGE_${linuxName(p.applicationId)}_${linuxName(p.version)}`] = dir;
-    env[`AZ_BATCH_APP_PACKAGE_${linuxName(p.applicationId.toLowerCase())}_${linuxName(p.version)}`] = dir;
-    const app = account.applications.get(p.applicationId.toLowerCase());
-    if (app?.defaultVersion && app.defaultVersion.toLowerCase() === p.version.toLowerCase()) {
-      env[`AZ_BATCH_APP_PACKAGE_${linuxName(p.applicationId)}`] = dir;
-      env[`AZ_BATCH_APP_PACKAGE_${linuxName(p.applicationId.toLowerCase())}`] = dir;
-    }
-  }
-  for (const s of job.commonEnvironmentSettings ?? []) env[s.name] = s.value ?? "";
-  for (const s of task.environmentSettings ?? []) env[s.name] = s.value ?? "";
-  return env;
+  return batchEnvironment(sim, account, pool, node, taskDirectoryName(job.id, task.id), { job, task });
 }
 
+/** Largest delay a Node timer takes (about 24.8 days); a longer maxWallClockTime is no limit here. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * Starts a task's run on a node. How it runs, in order: the taskRunner hook
+ * when it takes the task; a scripted run (taskScript or scriptTask: simulated
+ * duration and exit code, no process) when the task is scripted; else its
+ * command line as a real process. A run ends only when its process (or hook)
+ * ends, however fast the simulated clock goes; maxWallClockTime (simulated
+ * time) kills it.
+ */
 export function runTask(sim: BatchSimulation, account: BatchAccountRecord, pool: PoolRecord, node: NodeRecord, job: JobRecord, task: TaskRecord): void {
   const attempt = ++task.sim.attempt;
   task.sim.node = node;
@@ -232,7 +214,7 @@ export function runTask(sim: BatchSimulation, account: BatchAccountRecord, pool:
   task.executionInfo.result = undefined;
   task.executionInfo.failureInfo = undefined;
   const nodeUrl = sim.nodeUrl(pool, node);
-  const taskRoot = `workitems/${job.id}/job-1/${task.id}`;
+  const taskRoot = taskDirectoryName(job.id, task.id);
   task.nodeInfo = {
     affinityId: node.affinityId,
     nodeUrl,
@@ -247,30 +229,61 @@ export function runTask(sim: BatchSimulation, account: BatchAccountRecord, pool:
 
   const abort = new AbortController();
   task.sim.abort = abort;
+  const current = () => task.sim.attempt === attempt && task.state === "running";
   const finish = (exitCode: number, stdout?: string, stderr?: string) => {
-    if (task.sim.attempt !== attempt || task.state !== "running") return;
-    task.sim.stdout = stdout;
-    task.sim.stderr = stderr;
+    if (!current()) return;
+    appendOutputs(node, taskRoot, stdout, stderr);
     endTask(sim, account, task, "exited", exitCode);
   };
-  const runner = sim.state.taskRunner?.({
-    account,
-    pool,
-    node,
-    job,
-    task,
-    environment: taskEnvironment(sim, account, pool, node, job, task),
-    signal: abort.signal,
-  });
-  if (runner) {
-    runner.then(
-      (r) => finish(r.exitCode, r.stdout, r.stderr),
-      (e) => finish(1, undefined, e instanceof Error ? e.message : String(e)),
-    );
-  } else {
-    const script = { ...sim.state.taskScript?.(job, task), ...task.sim.script };
-    task.sim.timer = sim.clock.after(script.durationSeconds ?? sim.state.timings.taskSeconds, () => finish(script.exitCode ?? 0));
+  const fail = (e: unknown) => finish(1, undefined, `${e instanceof Error ? e.message : String(e)}\n`);
+
+  const wallClock = parseDuration(task.constraints.maxWallClockTime);
+  if (wallClock !== undefined && sim.clock.ms(wallClock) < MAX_TIMER_MS) {
+    task.sim.timer = sim.clock.after(wallClock, () => {
+      if (current()) endTask(sim, account, task, "timedout");
+    });
   }
+
+  const script = { ...sim.state.taskScript?.(job, task), ...task.sim.script };
+  const scripted = script.durationSeconds !== undefined || script.exitCode !== undefined;
+  void (async () => {
+    const dirs = prepareTaskDirectory(node, taskRoot);
+    const hook = sim.state.taskRunner;
+    if (hook || !scripted) {
+      const failure = await downloadResourceFiles(task.resourceFiles, dirs.workingDir, account, sim.state.autoStorageContainer);
+      if (!current()) return;
+      if (failure) return endTask(sim, account, task, "preprocessing", undefined, failure as unknown as Json);
+    }
+    const run = hook?.({
+      account,
+      pool,
+      node,
+      job,
+      task,
+      environment: taskEnvironment(sim, account, pool, node, job, task),
+      signal: abort.signal,
+      taskDirectory: dirs.taskDir,
+      workingDirectory: dirs.workingDir,
+    });
+    if (run) {
+      const r = await run;
+      return finish(r.exitCode, r.stdout, r.stderr);
+    }
+    if (scripted) {
+      const timer = sim.clock.after(script.durationSeconds ?? sim.state.timings.taskSeconds, () => finish(script.exitCode ?? 0));
+      abort.signal.addEventListener("abort", () => timer.cancel(), { once: true });
+      return;
+    }
+    const result = await sim.processes.run({
+      commandLine: task.commandLine,
+      cwd: dirs.workingDir,
+      env: taskEnvironment(sim, account, pool, node, job, task),
+      stdoutPath: dirs.stdoutPath,
+      stderrPath: dirs.stderrPath,
+      signal: abort.signal,
+    });
+    if (result.how === "exited") finish(result.exitCode);
+  })().catch(fail);
 }
 
 export function recordRecentTask(sim: BatchSimulation, job: JobRecord, node: NodeRecord, task: TaskRecord): void {
@@ -281,10 +294,20 @@ export function recordRecentTask(sim: BatchSimulation, job: JobRecord, node: Nod
 
 /**
  * Ends a task's current run: it exited (exit code), was requeued (back to
- * active, to run again elsewhere or later) or was terminated (completed with
- * failureInfo TaskEnded and the exit code of a killed process).
+ * active, to run again elsewhere or later), was terminated (completed with
+ * failureInfo TaskEnded and the exit code of a killed process), ran past its
+ * maxWallClockTime (killed; Batch documents the TaskEnded code with category
+ * ServerError for it), or failed before its command line ran (a resource file
+ * could not be downloaded: no exit code, the download's failureInfo).
  */
-export function endTask(sim: BatchSimulation, account: BatchAccountRecord, task: TaskRecord, how: "exited" | "requeued" | "terminated", exitCode = 0): void {
+export function endTask(
+  sim: BatchSimulation,
+  account: BatchAccountRecord,
+  task: TaskRecord,
+  how: "exited" | "requeued" | "terminated" | "timedout" | "preprocessing",
+  exitCode = 0,
+  preprocessingFailure?: Json,
+): void {
   const job = account.jobs.get(task.jobId);
   const node = task.sim.node;
   task.sim.timer?.cancel();
@@ -302,22 +325,22 @@ export function endTask(sim: BatchSimulation, account: BatchAccountRecord, task:
   } else {
     const pool = node && job?.poolInfo.poolId ? findKey(account.pools, job.poolInfo.poolId) : undefined;
     const windows = Boolean(pool?.cloudServiceConfiguration) || /windows/i.test(String((pool?.virtualMachineConfiguration as Json | undefined)?.nodeAgentSKUId ?? ""));
-    const code = how === "terminated" ? (windows ? TERMINATED_EXIT_CODE_WINDOWS : TERMINATED_EXIT_CODE_LINUX) : exitCode;
+    const killed = how === "terminated" || how === "timedout";
+    const code = killed ? (windows ? TERMINATED_EXIT_CODE_WINDOWS : TERMINATED_EXIT_CODE_LINUX) : how === "preprocessing" ? undefined : exitCode;
     task.executionInfo.exitCode = code;
     task.executionInfo.endTime = t;
-    const failed = how === "terminated" || code !== 0;
+    const failed = how !== "exited" || code !== 0;
     task.executionInfo.result = failed ? "failure" : "success";
     task.executionInfo.failureInfo = !failed
       ? undefined
       : how === "terminated"
         ? { category: "usererror", code: "TaskEnded", message: "Task Was Ended by User Request" }
-        : { category: "usererror", code: "FailureExitCode", message: "The task exited with an exit code representing a failure" };
-    if (node) {
-      if (!failed) node.totalTasksSucceeded++;
-      const dir = `workitems/${task.jobId}/job-1/${task.id}`;
-      node.sim.files.set(`${dir}/stdout.txt`, { content: Buffer.from(task.sim.stdout ?? ""), created: task.executionInfo.startTime ?? t });
-      node.sim.files.set(`${dir}/stderr.txt`, { content: Buffer.from(task.sim.stderr ?? ""), created: task.executionInfo.startTime ?? t });
-    }
+        : how === "timedout"
+          ? { category: "servererror", code: "TaskEnded", message: "The task ran longer than its maxWallClockTime constraint and was ended." }
+          : how === "preprocessing"
+            ? preprocessingFailure
+            : FAILURE_EXIT_CODE;
+    if (node && !failed) node.totalTasksSucceeded++;
     const maxRetries = task.constraints.maxTaskRetryCount;
     if (how === "exited" && failed && (maxRetries === -1 || task.executionInfo.retryCount < maxRetries)) {
       task.executionInfo.retryCount++;

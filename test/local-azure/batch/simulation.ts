@@ -4,11 +4,15 @@
  * per concern: packages.ts (application packages on nodes), pools.ts
  * (creation, resizes, autoscale switch), nodes.ts (node lifecycle and node
  * operations), scheduler.ts (jobs, tasks, slots, task runs) and
- * node-files.ts (what a node's files show).
+ * node-files.ts (each node's real directory), task-process.ts and
+ * process-runner.ts (command lines run as real processes), resource-files.ts
+ * (resource file downloads).
  */
+import * as fs from "node:fs";
 import type { SimClock } from "../clock";
 import * as nodes from "./nodes";
-import { nodeFiles } from "./node-files";
+import { createNodesDirectory, nodeFiles, type NodeFile } from "./node-files";
+import { ProcessHost } from "./process-runner";
 import { packageDirectory, resolvePackages, type PackageProblem, type ResolvedPackage } from "./packages";
 import * as pools from "./pools";
 import * as scheduler from "./scheduler";
@@ -31,10 +35,27 @@ export { NODE_ROOT_DIR } from "./node-files";
 export type { PackageProblem, ResolvedPackage };
 
 export class BatchSimulation {
+  /** Every task and start task process; all end when the simulation closes or its host process exits. */
+  readonly processes = new ProcessHost();
+  private nodesDir?: string;
+
   constructor(
     readonly state: BatchState,
     readonly clock: SimClock,
   ) {}
+
+  /** The temp folder holding every node's directory (made on first use). */
+  nodesDirectory(): string {
+    this.nodesDir ??= createNodesDirectory();
+    return this.nodesDir;
+  }
+
+  /** Kills every process still running and removes the nodes' directories. */
+  close(): void {
+    this.processes.close();
+    if (this.nodesDir) fs.rmSync(this.nodesDir, { recursive: true, force: true });
+    this.nodesDir = undefined;
+  }
 
   // ---------------------------------------------------------------- lookups
 
@@ -181,8 +202,8 @@ export class BatchSimulation {
   // ------------------------------------------------------------------ files
 
   /** Every file and directory on a node, names relative to the node root, as File_ListFromComputeNode shows them. */
-  nodeFiles(pool: PoolRecord, node: NodeRecord): { name: string; isDirectory: boolean; size: number; created: string }[] {
-    return nodeFiles(this, pool, node);
+  nodeFiles(node: NodeRecord, recursive = true): NodeFile[] {
+    return nodeFiles(node, recursive);
   }
 
   // ------------------------------------------------------------------ tests
