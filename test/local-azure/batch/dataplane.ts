@@ -9,10 +9,12 @@
 import { Router, ServiceError, type AzureRequest, type AzureResponse } from "../http";
 import type { EntraService } from "../entra";
 import { authenticateBearer } from "../arm/core";
+import * as account from "./account-routes";
 import * as files from "./file-routes";
 import * as jobs from "./job-routes";
 import * as nodes from "./node-routes";
 import { invalidQueryParameter } from "./odata";
+import { batchOperationId } from "./operations";
 import * as pools from "./pool-routes";
 import type { BatchHandler, BatchRequest } from "./responses";
 import { verifySharedKey } from "./sharedkey";
@@ -48,6 +50,9 @@ export class BatchDataPlane {
     private readonly entra: EntraService,
   ) {
     const r = (method: string, template: string, handler: BatchHandler) => this.router.add(method, template, (req) => handler(req as BatchRequest));
+    r("GET", "/applications", (req) => account.listApplications(sim, req));
+    r("GET", "/applications/{applicationId}", (req) => account.getApplication(sim, req));
+    r("GET", "/nodecounts", (req) => account.listPoolNodeCounts(sim, req));
     r("GET", "/pools", (req) => pools.listPools(sim, req));
     r("POST", "/pools", (req) => pools.addPool(sim, req));
     r("GET", "/pools/{poolId}", (req) => pools.getPool(sim, req));
@@ -74,12 +79,16 @@ export class BatchDataPlane {
     r("POST", "/jobs", (req) => jobs.addJob(sim, req));
     r("GET", "/jobs/{jobId}", (req) => jobs.getJob(sim, req));
     r("DELETE", "/jobs/{jobId}", (req) => jobs.deleteJob(sim, req));
+    r("PATCH", "/jobs/{jobId}", (req) => jobs.patchJob(sim, req));
+    r("POST", "/jobs/{jobId}/terminate", (req) => jobs.terminateJob(sim, req));
     r("GET", "/jobs/{jobId}/taskcounts", (req) => jobs.taskCounts(sim, req));
     r("POST", "/jobs/{jobId}/tasks", (req) => jobs.addTask(sim, req));
     r("POST", "/jobs/{jobId}/addtaskcollection", (req) => jobs.addTaskCollection(sim, req));
     r("GET", "/jobs/{jobId}/tasks", (req) => jobs.listTasks(sim, req));
     r("GET", "/jobs/{jobId}/tasks/{taskId}", (req) => jobs.getTask(sim, req));
     r("POST", "/jobs/{jobId}/tasks/{taskId}/terminate", (req) => jobs.terminateTask(sim, req));
+    r("DELETE", "/jobs/{jobId}/tasks/{taskId}", (req) => jobs.deleteTask(sim, req));
+    r("POST", "/jobs/{jobId}/tasks/{taskId}/reactivate", (req) => jobs.reactivateTask(sim, req));
     r("GET", "/jobs/{jobId}/tasks/{taskId}/files", (req) => files.listTaskFiles(sim, req));
     r("GET", "/jobs/{jobId}/tasks/{taskId}/files/{filePath}", (req) => files.getTaskFile(sim, req, true));
     r("HEAD", "/jobs/{jobId}/tasks/{taskId}/files/{filePath}", (req) => files.getTaskFile(sim, req, false));
@@ -98,8 +107,17 @@ export class BatchDataPlane {
     const fileMatch = /^(\/pools\/[^/]+\/nodes\/[^/]+\/files\/|\/jobs\/[^/]+\/tasks\/[^/]+\/files\/)(.+)$/i.exec(req.path);
     const path = fileMatch ? `${fileMatch[1]}${encodeURIComponent(decodeURIComponent(fileMatch[2]))}` : req.path;
     const match = this.router.match(req.method, path);
-    if (!match) throw new ServiceError(404, "ResourceNotFound", "The specified resource does not exist.");
-    if ("methodNotAllowed" in match) throw new ServiceError(405, "UnsupportedHttpVerb", "The resource doesn't support the specified HTTP verb.");
+    if (!match || "methodNotAllowed" in match) {
+      // An operation of the API that the local Batch does not implement says so, naming it; a 404 would read as "not found".
+      const operationId = batchOperationId(req.method, path);
+      if (operationId) {
+        throw new ServiceError(501, "NotImplemented", `The local Batch service does not implement the operation ${operationId} (${req.method} ${req.path}).`, {
+          values: [{ key: "OperationId", value: operationId }],
+        });
+      }
+      if (!match) throw new ServiceError(404, "ResourceNotFound", "The specified resource does not exist.");
+      throw new ServiceError(405, "UnsupportedHttpVerb", "The resource doesn't support the specified HTTP verb.");
+    }
     req.params = match.params;
     (req as BatchRequest).account = account;
     return { ...(await match.route.handler(req)), route: match.route.name };

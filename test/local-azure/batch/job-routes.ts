@@ -1,4 +1,4 @@
-/** Job and task routes: jobs add / get / list / delete, task counts, tasks add / collection / list / get / terminate. */
+/** Job and task routes: jobs add / get / list / patch / terminate / delete, task counts, tasks add / collection / list / get / terminate / delete / reactivate. */
 import { ServiceError, jsonBody, type AzureResponse } from "../http";
 import type { BatchSimulation } from "./simulation";
 import { findKey, type JobRecord, type Json } from "./state";
@@ -117,5 +117,76 @@ export function terminateTask(sim: BatchSimulation, req: BatchRequest): AzureRes
   checkConditions(req, task.eTag, task.lastModified, false);
   if (task.state === "completed") throw new ServiceError(409, "TaskCompleted", "The specified task is already in a completed state.");
   sim.terminateTask(req.account, job, task);
+  return accepted(sim, 204, req, task.eTag, task.lastModified);
+}
+
+export function patchJob(sim: BatchSimulation, req: BatchRequest): AzureResponse {
+  const job = jobOf(req);
+  checkConditions(req, job.eTag, job.lastModified, false);
+  const body = jsonBody<Json>(req, "InvalidRequestBody");
+  if (job.state === "completed") throw new ServiceError(409, "JobCompleted", "The specified job is already in a completed state.");
+  if (job.state === "deleting") throw new ServiceError(409, "JobBeingDeleted", "The specified job has been marked for deletion and is being garbage collected.");
+  if (job.state === "terminating") throw new ServiceError(409, "JobBeingTerminated", "The specified job is being terminated.");
+  if (body.priority !== undefined) {
+    if (!Number.isInteger(body.priority) || (body.priority as number) < -1000 || (body.priority as number) > 1000) throw invalidProperty("priority", body.priority, "The priority must be an integer between -1000 and 1000.");
+    job.priority = body.priority as number;
+  }
+  if (body.maxParallelTasks !== undefined) {
+    const v = body.maxParallelTasks as number;
+    if (!Number.isInteger(v) || (v < 1 && v !== -1)) throw invalidProperty("maxParallelTasks", v, "The value must be -1 or greater than 0.");
+    job.maxParallelTasks = v;
+  }
+  if (body.allowTaskPreemption !== undefined) job.allowTaskPreemption = Boolean(body.allowTaskPreemption);
+  if (body.onAllTasksComplete !== undefined) {
+    const v = String(body.onAllTasksComplete).toLowerCase();
+    if (v !== "noaction" && v !== "terminatejob") throw invalidProperty("onAllTasksComplete", body.onAllTasksComplete, "Unknown option.");
+    if (job.onAllTasksComplete === "terminatejob" && v === "noaction") throw invalidProperty("onAllTasksComplete", body.onAllTasksComplete, "onAllTasksComplete cannot be changed from terminatejob to noaction.");
+    job.onAllTasksComplete = v;
+  }
+  if (body.constraints !== undefined) {
+    const c = (body.constraints ?? {}) as Json;
+    if (c.maxWallClockTime !== undefined) job.constraints.maxWallClockTime = String(c.maxWallClockTime);
+    if (c.maxTaskRetryCount !== undefined) job.constraints.maxTaskRetryCount = Number(c.maxTaskRetryCount);
+  }
+  if (body.poolInfo !== undefined) {
+    if (job.state !== "disabled") throw new ServiceError(409, "JobNotDisabled", "The specified job is not in a disabled state: the pool can only be changed while the job is disabled.");
+    job.poolInfo = body.poolInfo as JobRecord["poolInfo"];
+  }
+  if (body.metadata !== undefined) job.metadata = body.metadata as JobRecord["metadata"];
+  sim.jobChanged(req.account, job);
+  return accepted(sim, 200, req, job.eTag, job.lastModified);
+}
+
+export function terminateJob(sim: BatchSimulation, req: BatchRequest): AzureResponse {
+  const job = jobOf(req);
+  checkConditions(req, job.eTag, job.lastModified, false);
+  const body = jsonBody<{ terminateReason?: string }>(req, "InvalidRequestBody");
+  if (job.state === "completed") throw new ServiceError(409, "JobCompleted", "The specified job is already in a completed state.");
+  if (job.state === "deleting") throw new ServiceError(409, "JobBeingDeleted", "The specified job has been marked for deletion and is being garbage collected.");
+  if (job.state === "terminating") throw new ServiceError(409, "JobBeingTerminated", "The specified job is being terminated.");
+  sim.terminateJob(req.account, job, body.terminateReason || "UserTerminate");
+  return accepted(sim, 202, req, job.eTag, job.lastModified);
+}
+
+export function deleteTask(sim: BatchSimulation, req: BatchRequest): AzureResponse {
+  const job = jobOf(req);
+  const task = taskOf(req, job);
+  checkConditions(req, task.eTag, task.lastModified, false);
+  sim.deleteTask(req.account, job, task);
+  return { status: 200, headers: headers() };
+}
+
+export function reactivateTask(sim: BatchSimulation, req: BatchRequest): AzureResponse {
+  const job = jobOf(req);
+  const task = taskOf(req, job);
+  checkConditions(req, task.eTag, task.lastModified, false);
+  if (job.state === "completed") throw new ServiceError(409, "JobCompleted", "The specified job is already in a completed state.");
+  if (job.state === "terminating" || job.state === "deleting") throw new ServiceError(409, job.state === "deleting" ? "JobBeingDeleted" : "JobBeingTerminated", "The specified job is being terminated or deleted.");
+  if (task.state !== "completed" || task.executionInfo.result !== "failure") {
+    throw new ServiceError(409, "OperationInvalidForCurrentState", "The specified operation is not valid for the current state of the resource.", {
+      values: [{ key: "Reason", value: task.state !== "completed" ? "The task has not completed." : "The task completed successfully; only failed tasks can be reactivated." }],
+    });
+  }
+  sim.reactivateTask(req.account, task);
   return accepted(sim, 204, req, task.eTag, task.lastModified);
 }

@@ -126,6 +126,8 @@ export function startNodeSoftware(sim: BatchSimulation, account: BatchAccountRec
       });
       return;
     }
+    // The node agent's own start-up takes startTaskSeconds (simulated); the start task completes when that and its process are both done.
+    const agent = sim.clock.sleep(sim.state.timings.startTaskSeconds, abort.signal).catch(() => undefined);
     void runCommand(sim, {
       account,
       pool,
@@ -135,7 +137,8 @@ export function startNodeSoftware(sim: BatchSimulation, account: BatchAccountRec
       environmentSettings: startTask.environmentSettings as NameValuePair[] | undefined,
       taskDirName: "startup",
       signal: abort.signal,
-    }).then((outcome) => {
+    }).then(async (outcome) => {
+      await agent;
       if (abort.signal.aborted) return;
       if ("failure" in outcome) return complete(retryCount, firstStart, undefined, outcome.failure as unknown as Json);
       if (retry(outcome.exitCode)) return runStartTask(retryCount + 1, firstStart);

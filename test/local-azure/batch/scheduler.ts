@@ -367,3 +367,46 @@ export function afterTaskLeftNode(sim: BatchSimulation, account: BatchAccountRec
   }
   if (node.state === "running") setNodeState(node, "idle");
 }
+
+/** Job_Terminate: the job goes terminating, its tasks that have not completed end (their processes killed), then it is completed. */
+export function terminateJob(sim: BatchSimulation, account: BatchAccountRecord, job: JobRecord, reason: string): void {
+  const setJobState = (state: JobRecord["state"]) => {
+    job.previousState = job.state;
+    job.previousStateTransitionTime = job.stateTransitionTime;
+    job.state = state;
+    job.stateTransitionTime = now();
+    job.eTag = newETag();
+    job.lastModified = job.stateTransitionTime;
+  };
+  setJobState("terminating");
+  for (const task of job.tasks.values()) if (task.state !== "completed") terminateTask(sim, account, job, task);
+  sim.clock.after(1, () => {
+    if (job.state !== "terminating") return;
+    setJobState("completed");
+    job.executionInfo.endTime = job.stateTransitionTime;
+    job.executionInfo.terminateReason = reason;
+  });
+}
+
+/** Task_Delete: a running task's process is killed and the task is gone. */
+export function deleteTask(sim: BatchSimulation, account: BatchAccountRecord, job: JobRecord, task: TaskRecord): void {
+  if (task.state === "running" || task.state === "preparing") endTask(sim, account, task, "terminated");
+  job.tasks.delete(task.id);
+  schedule(sim, account);
+}
+
+/** Task_Reactivate: a failed, completed task becomes active again with its retry count reset. */
+export function reactivateTask(sim: BatchSimulation, account: BatchAccountRecord, task: TaskRecord): void {
+  task.executionInfo = { retryCount: 0, requeueCount: task.executionInfo.requeueCount, ...(task.executionInfo.lastRequeueTime ? { lastRequeueTime: task.executionInfo.lastRequeueTime } : {}) };
+  task.nodeInfo = undefined;
+  setTaskState(task, "active");
+  schedule(sim, account);
+}
+
+/** After a change that may complete a job (onAllTasksComplete set to terminatejob). */
+export function jobChanged(sim: BatchSimulation, account: BatchAccountRecord, job: JobRecord): void {
+  job.eTag = newETag();
+  job.lastModified = now();
+  jobMaybeComplete(sim, account, job);
+  schedule(sim, account);
+}

@@ -189,6 +189,22 @@ export class BatchSimulation {
     scheduler.terminateTask(this, account, job, task);
   }
 
+  terminateJob(account: BatchAccountRecord, job: JobRecord, reason = "UserTerminate"): void {
+    scheduler.terminateJob(this, account, job, reason);
+  }
+
+  deleteTask(account: BatchAccountRecord, job: JobRecord, task: TaskRecord): void {
+    scheduler.deleteTask(this, account, job, task);
+  }
+
+  reactivateTask(account: BatchAccountRecord, task: TaskRecord): void {
+    scheduler.reactivateTask(this, account, task);
+  }
+
+  jobChanged(account: BatchAccountRecord, job: JobRecord): void {
+    scheduler.jobChanged(this, account, job);
+  }
+
   /** Places active tasks on nodes with free slots, job by job (priority, then age). */
   schedule(account: BatchAccountRecord): void {
     scheduler.schedule(this, account);
