@@ -165,7 +165,18 @@ export async function startLocalAzure(options: LocalAzureOptions = {}): Promise<
       startService({ name: "entra", tls, errorShape: "entra", log, faults, handle: (r) => entra.handle(r) }),
       startService({ name: "devops", tls, errorShape: "plain", log, faults, handle: (r) => devops.handle(r), requestIdHeader: "activityid" }),
       startService({ name: "arm", tls, errorShape: "arm", log, faults, handle: (r) => arm.handle(r), requestIdHeader: "x-ms-request-id" }),
-      startService({ name: "batch", tls, errorShape: "batch", log, faults, handle: (r) => batchDataPlane.handle(r), requestIdHeader: "request-id" }),
+      startService({
+        name: "batch",
+        tls,
+        errorShape: "batch",
+        log,
+        faults,
+        handle: (r) => batchDataPlane.handle(r),
+        requestIdHeader: "request-id",
+        ownRequestIds: true,
+        answerHeaders: (h) => batchDataPlane.answerHeaders(h),
+        renderError: (e, id) => batchDataPlane.renderError(e, id),
+      }),
     ]);
     started.push(entraHost, devopsHost, armHost, batchHost);
     batchState.url = batchHost.url;

@@ -17,7 +17,8 @@ import { findKey, now, type ApplicationRecord, type BatchAccountRecord, type Jso
 
 export const ACCOUNT_TYPE = "Microsoft.Batch/batchAccounts";
 export const BASE = "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Batch/batchAccounts";
-export const API_VERSIONS = ["2023-11-01", "2024-02-01", "2024-07-01"];
+/** What Azure serves for Microsoft.Batch and current clients send (@azure/arm-batch 9.x: 2023-11-01). */
+export const API_VERSIONS = ["2022-10-01", "2023-05-01", "2023-11-01", "2024-02-01", "2024-07-01", "2025-06-01"];
 
 export interface BatchArmOptions {
   sim: BatchSimulation;

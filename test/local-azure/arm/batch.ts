@@ -1,5 +1,5 @@
 /**
- * Microsoft.Batch on the local ARM (api-version 2023-11-01, as
+ * Microsoft.Batch on the local ARM (api-versions 2022-10-01 to 2025-06-01; 2023-11-01 as
  * @azure/arm-batch 9.x sends it): batch accounts (get, list, listKeys,
  * syncAutoStorageKeys), applications (create, get, update, list, delete),
  * application package versions (create, activate, get, list, delete) and

@@ -6,6 +6,7 @@
  * This module is the router and authentication; responses.ts answers,
  * render.ts shapes records, and pool-, node- and job-routes.ts hold the routes.
  */
+import type { IncomingHttpHeaders } from "node:http";
 import { Router, ServiceError, type AzureRequest, type AzureResponse } from "../http";
 import type { EntraService } from "../entra";
 import { authenticateBearer } from "../arm/core";
@@ -16,7 +17,7 @@ import * as nodes from "./node-routes";
 import { invalidQueryParameter } from "./odata";
 import { batchOperationId } from "./operations";
 import * as pools from "./pool-routes";
-import type { BatchHandler, BatchRequest } from "./responses";
+import { headers, type BatchHandler, type BatchRequest } from "./responses";
 import { verifySharedKey } from "./sharedkey";
 import type { BatchSimulation } from "./simulation";
 import { findKey, type BatchAccountRecord } from "./state";
@@ -121,6 +122,30 @@ export class BatchDataPlane {
     req.params = match.params;
     (req as BatchRequest).account = account;
     return { ...(await match.route.handler(req)), route: match.route.name };
+  }
+
+  /**
+   * Headers of every answer: `request-id` is the service's own (set by the
+   * host), and the client's `client-request-id` comes back only when the
+   * request asks with `return-client-request-id: true`, as Batch does.
+   */
+  answerHeaders(requestHeaders: IncomingHttpHeaders): Record<string, string> {
+    const clientId = requestHeaders["client-request-id"];
+    const wanted = String(requestHeaders["return-client-request-id"] ?? "").toLowerCase() === "true";
+    return wanted && typeof clientId === "string" ? { "client-request-id": clientId } : {};
+  }
+
+  /** Batch's error body, with the same odata.metadata base and headers (content type, dataserviceversion) as its successes. */
+  renderError(err: ServiceError, requestId: string): { body: unknown; headers: Record<string, string> } {
+    return {
+      body: {
+        "odata.metadata": `${this.sim.state.url}/$metadata#Microsoft.Azure.Batch.Protocol.Entities.Container.errors/@Element`,
+        code: err.code,
+        message: { lang: "en-US", value: `${err.message}\nRequestId:${requestId}\nTime:${new Date().toISOString()}` },
+        ...(err.extra.values ? { values: err.extra.values } : {}),
+      },
+      headers: { ...headers(), ...(err.extra.headers ?? {}) },
+    };
   }
 
   /** SharedKey (either account key) or an Entra token for the Batch audience. */

@@ -32,7 +32,8 @@ export function joinNode(sim: BatchSimulation, account: BatchAccountRecord, pool
   const script = pool.sim.nextNodeScripts.shift() ?? {};
   const t = now();
   const id = newNodeId(dedicated);
-  const index = pool.nodes.size + 4;
+  // Every node of a pool gets its own address in 10.0.0.4 - 10.0.255.253, never reused while the pool lives.
+  const index = pool.sim.nodesCreated++;
   const node: NodeRecord = {
     id,
     poolId: pool.id,

@@ -1,4 +1,5 @@
 /** Pool routes: add, get, exists, list, patch, update properties, delete, resize, stop resize, autoscale, remove nodes. */
+import { isKnownNodeAgentSku } from "./images";
 import { ServiceError, jsonBody, type AzureResponse } from "../http";
 import type { BatchSimulation } from "./simulation";
 import { findKey, type Json, type PoolRecord } from "./state";
@@ -27,6 +28,12 @@ export function addPool(sim: BatchSimulation, req: BatchRequest): AzureResponse 
   if (typeof body.id !== "string" || !body.id) throw missingProperty("id");
   if (typeof body.vmSize !== "string" || !body.vmSize) throw missingProperty("vmSize");
   if (!body.virtualMachineConfiguration && !body.cloudServiceConfiguration) throw missingProperty("virtualMachineConfiguration");
+  const vm = body.virtualMachineConfiguration as Json | undefined;
+  if (vm) {
+    if (!vm.imageReference) throw missingProperty("virtualMachineConfiguration.imageReference");
+    if (vm.nodeAgentSKUId === undefined) throw missingProperty("virtualMachineConfiguration.nodeAgentSKUId");
+    if (!isKnownNodeAgentSku(vm.nodeAgentSKUId)) throw invalidProperty("nodeAgentSKUId", vm.nodeAgentSKUId, "The specified node agent sku is not supported.");
+  }
   if (!/^[\w-]{1,64}$/.test(body.id)) throw invalidProperty("id", body.id, "The id may contain only letters, digits, hyphens and underscores, at most 64 characters.");
   if (findKey(req.account.pools, body.id)) throw new ServiceError(409, "PoolExists", "The specified pool already exists.");
   if (body.enableAutoScale && (body.targetDedicatedNodes !== undefined || body.targetLowPriorityNodes !== undefined)) {

@@ -3,6 +3,7 @@
  * the allocation delay; nodes to remove are picked as Batch picks them),
  * stop resize and the autoscale switch.
  */
+import { withImageDefaults } from "./images";
 import {
   newETag,
   now,
@@ -44,7 +45,7 @@ export function addPool(sim: BatchSimulation, account: BatchAccountRecord, param
     allocationState: "steady",
     allocationStateTransitionTime: t,
     vmSize: String(params.vmSize).toLowerCase(),
-    virtualMachineConfiguration: params.virtualMachineConfiguration as Json | undefined,
+    virtualMachineConfiguration: withImageDefaults(params.virtualMachineConfiguration as Json | undefined),
     cloudServiceConfiguration: params.cloudServiceConfiguration as Json | undefined,
     resizeTimeout: (params.resizeTimeout as string | undefined) ?? "PT15M",
     targetDedicatedNodes: 0,
@@ -67,7 +68,7 @@ export function addPool(sim: BatchSimulation, account: BatchAccountRecord, param
     targetNodeCommunicationMode: (params.targetNodeCommunicationMode as string | undefined) ?? "default",
     currentNodeCommunicationMode: "classic",
     nodes: new Map(),
-    sim: { nextNodeScripts: [] },
+    sim: { nextNodeScripts: [], nodesCreated: 0 },
   };
   account.pools.set(pool.id, pool);
   const dedicated = (params.targetDedicatedNodes as number | undefined) ?? 0;

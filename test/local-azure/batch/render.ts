@@ -1,5 +1,6 @@
 /** Records as the data plane shows them (2022-10-01.16.0 shapes; unset members left out). */
 import type { BatchSimulation } from "./simulation";
+import { exactVersionOf } from "./images";
 import { type JobRecord, type Json, type NodeRecord, type PoolRecord, type TaskRecord } from "./state";
 import { compact } from "./responses";
 
@@ -73,7 +74,7 @@ export function renderNode(sim: BatchSimulation, pool: PoolRecord, node: NodeRec
     isDedicated: node.isDedicated,
     endpointConfiguration: { inboundEndpoints: [{ name: "SSHRule.0", protocol: "tcp", publicIPAddress: "127.0.0.1", publicFQDN: "127.0.0.1", frontendPort: 50000 + (parseInt(node.id.slice(6, 10), 16) % 10000), backendPort: 22 }] },
     nodeAgentInfo: { version: node.nodeAgentVersion, lastUpdateTime: node.allocationTime },
-    virtualMachineInfo: vm?.imageReference ? { imageReference: { ...vm.imageReference, exactVersion: "20.04.202401010" } } : undefined,
+    virtualMachineInfo: vm?.imageReference ? { imageReference: compact({ ...vm.imageReference, exactVersion: exactVersionOf(vm.imageReference) }) } : undefined,
   });
 }
 

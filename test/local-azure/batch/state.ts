@@ -190,6 +190,8 @@ export interface PoolRecord {
     resize?: { nodeDeallocationOption: DeallocationOption; startTime: string; allocation?: SimTimer; removing: Set<NodeRecord> };
     /** Scripts handed to the next nodes that join, in order. */
     nextNodeScripts: NodeScript[];
+    /** Nodes ever created in the pool; each new node takes the next private IP address. */
+    nodesCreated: number;
     /** The deallocation option of the last resize, shown by ARM's resizeOperationStatus. */
     lastResize?: { targetDedicatedNodes: number; targetLowPriorityNodes: number; resizeTimeout: string; nodeDeallocationOption: DeallocationOption; startTime: string };
   };
