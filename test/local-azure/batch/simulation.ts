@@ -3,13 +3,14 @@
  * data plane, the ARM provider and the tests. The work is done by one module
  * per concern: packages.ts (application packages on nodes), pools.ts
  * (creation, resizes, autoscale switch), nodes.ts (node lifecycle and node
- * operations), scheduler.ts (jobs, tasks, slots, task runs) and
+ * operations), jobs.ts (jobs), scheduler.ts (tasks, slots, task runs) and
  * node-files.ts (each node's real directory), task-process.ts and
  * process-runner.ts (command lines run as real processes), resource-files.ts
  * (resource file downloads).
  */
 import * as fs from "node:fs";
 import type { SimClock } from "../clock";
+import * as jobs from "./jobs";
 import * as nodes from "./nodes";
 import { createNodesDirectory, nodeFiles, type NodeFile } from "./node-files";
 import { ProcessHost } from "./process-runner";
@@ -173,7 +174,7 @@ export class BatchSimulation {
   }
 
   addJob(account: BatchAccountRecord, params: Json): JobRecord {
-    return scheduler.addJob(this, account, params);
+    return jobs.addJob(this, account, params);
   }
 
   addTask(account: BatchAccountRecord, job: JobRecord, params: Json, script: TaskScript = {}): TaskRecord {
@@ -190,7 +191,7 @@ export class BatchSimulation {
   }
 
   terminateJob(account: BatchAccountRecord, job: JobRecord, reason = "UserTerminate"): void {
-    scheduler.terminateJob(this, account, job, reason);
+    jobs.terminateJob(this, account, job, reason);
   }
 
   deleteTask(account: BatchAccountRecord, job: JobRecord, task: TaskRecord): void {
@@ -202,7 +203,7 @@ export class BatchSimulation {
   }
 
   jobChanged(account: BatchAccountRecord, job: JobRecord): void {
-    scheduler.jobChanged(this, account, job);
+    jobs.jobChanged(this, account, job);
   }
 
   /** Places active tasks on nodes with free slots, job by job (priority, then age). */
