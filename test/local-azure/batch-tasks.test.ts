@@ -230,7 +230,7 @@ describe("local Azure: Batch tasks really run", function () {
     await client.pool.deleteMethod(appPool.id);
   });
 
-  it("runs the start task in startup/wd; one that fails with waitForSuccess leaves the node starttaskfailed with startTaskInfo", async () => {
+  it("runs the start task in startup/wd; one that fails with waitForSuccess leaves the node starttaskfailed with startTaskInfo; node folders go with the pool", async () => {
     const ok = await idlePool(1, { startTask: { commandLine: "/bin/sh -c 'echo started in $(pwd) > $AZ_BATCH_NODE_SHARED_DIR/marker; echo up'", waitForSuccess: true } });
     const [okNode] = [...ok.nodes.values()];
     const got = await client.computeNode.get(ok.id, okNode.id);
@@ -253,6 +253,8 @@ describe("local Azure: Batch tasks really run", function () {
     assert.equal(failed.startTaskInfo?.failureInfo?.code, "FailureExitCode");
     assert.equal(failed.startTaskInfo?.failureInfo?.category, "usererror");
     await Promise.all([client.pool.deleteMethod(ok.id), client.pool.deleteMethod(bad.id)]);
+    // A deleted pool's nodes leave nothing behind on disk.
+    await azure.batch.waitFor(() => !fs.existsSync(okNode.sim.rootDir!) && !fs.existsSync(badNode.sim.rootDir!), { what: "node folders removed" });
   });
 
   it("lets a taskRunner hook take a task over, with the working directory and environment it would get", async () => {

@@ -4,6 +4,7 @@
  * stop resize and the autoscale switch.
  */
 import { withImageDefaults } from "./images";
+import { removeNodeDirectory } from "./node-files";
 import {
   newETag,
   now,
@@ -92,6 +93,7 @@ export function deletePool(sim: BatchSimulation, account: BatchAccountRecord, po
   for (const node of pool.nodes.values()) node.sim.timer?.cancel();
   sim.clock.after(sim.state.timings.leaveSeconds, () => {
     account.pools.delete(pool.id);
+    for (const node of pool.nodes.values()) removeNodeDirectory(node);
     schedule(sim, account);
   });
 }
