@@ -68,12 +68,13 @@ export interface ArmRouteOptions {
  * would never give.
  */
 export interface ApiVersions {
+  /** In the order ARM quotes them in its errors (the provider registration's order). */
   served: readonly string[];
   /** Default: all of `served`. */
   emulated?: readonly string[];
 }
 
-/** Newest first, as ARM lists them in its errors. */
+/** Newest first (a helper for providers that keep their lists that way). */
 export function newestFirst(versions: readonly string[]): string[] {
   return [...versions].sort((a, b) => (a < b ? 1 : a > b ? -1 : 0));
 }
@@ -103,7 +104,8 @@ export function apiVersionVerdict(versions: ApiVersions, apiVersion: string): Ap
  */
 export function apiVersionNotServed(options: { namespace: string; type: string; apiVersion: string; served: readonly string[]; location?: string; locations?: string[] }): ServiceError {
   const { namespace, type, apiVersion } = options;
-  const served = newestFirst(options.served);
+  // In the provider's own order: ARM quotes its registration, newest first for Storage, oldest first for Network.
+  const served = options.served;
   if (namespace.toLowerCase() === "microsoft.resources") {
     return new ServiceError(400, "InvalidApiVersionParameter", `The api-version '${apiVersion}' is invalid. The supported versions are '${served.join(",")}'.`);
   }
@@ -333,7 +335,7 @@ export class ArmService {
     if (versions && verdict === "not-emulated") {
       throw notImplemented(
         `'${options!.action}' (${req.method} ${template}) at api-version '${apiVersion}'`,
-        `Azure serves this api-version; the local Azure answers '${newestFirst(versions.emulated ?? []).join(", ")}'.`,
+        `Azure serves this api-version; the local Azure answers '${(versions.emulated ?? []).join(", ")}'.`,
       );
     }
     req.params = match.params;
