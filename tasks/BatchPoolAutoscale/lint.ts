@@ -428,16 +428,14 @@ export function lintFormula(formula: string): LintResult {
 
   // Once a statement is wrong, which targets it meant to set is a guess: the missing-target checks wait until the rest is right.
   const statementErrors = findings.some((f) => f.severity === "error");
-  if (statementErrors) {
-    // nothing
-  } else if (!setTargets.has("$TargetDedicatedNodes") && !setTargets.has("$TargetLowPriorityNodes") && nonEmpty.length > 0) {
+  if (!statementErrors && !setTargets.has("$TargetDedicatedNodes") && !setTargets.has("$TargetLowPriorityNodes") && nonEmpty.length > 0) {
     findings.push({
       severity: "error",
       line: 0,
       column: 0,
       message: "the formula never sets $TargetDedicatedNodes (or $TargetLowPriorityNodes), so it cannot change the pool's size.",
     });
-  } else if (!setTargets.has("$TargetDedicatedNodes") && nonEmpty.length > 0) {
+  } else if (!statementErrors && !setTargets.has("$TargetDedicatedNodes") && nonEmpty.length > 0) {
     findings.push({
       severity: "warning",
       line: 0,
