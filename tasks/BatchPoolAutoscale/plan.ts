@@ -224,7 +224,8 @@ export function planAutoscale(pool: PoolState, desired: DesiredPool): AutoscaleP
   }
   if (startTask === "set" || applicationPackages === "set") {
     const what = [startTask === "set" ? "start task" : "", applicationPackages === "set" ? "application packages" : ""].filter(Boolean).join(" and ");
-    notes.push(`The ${what} reach nodes when they next join the pool or reboot (BatchPoolCycle@1 reboots nodes safely); nodes already running keep what they have.`);
+    const verb = startTask === "set" && applicationPackages !== "set" ? "reaches" : "reach";
+    notes.push(`The ${what} ${verb} nodes when they next join the pool or reboot (BatchPoolCycle@1 reboots nodes safely); nodes already running keep what they have.`);
   }
 
   let autoscale: AutoscaleChange;
