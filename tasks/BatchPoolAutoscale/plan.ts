@@ -312,6 +312,14 @@ export function parseEvaluationResults(results: string | undefined): EvaluationV
   return out;
 }
 
+/** The results for the log, one variable a line; a fractional target is explained. */
+export function evaluationLines(values: EvaluationValues): string[] {
+  const lines = values.variables.map((v) => `${v.name} = ${v.value}`);
+  const fractional = [values.targetDedicatedNodes, values.targetLowPriorityNodes].some((n) => n !== undefined && !Number.isInteger(n));
+  if (fractional) lines.push("(A fractional target is Batch's to round: it allocates whole nodes.)");
+  return lines;
+}
+
 /** The task's output variables from an evaluation; only those the results hold. */
 export function evaluationOutputs(values: EvaluationValues): Record<string, string> {
   const outputs: Record<string, string> = {};

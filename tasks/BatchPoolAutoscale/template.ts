@@ -17,9 +17,12 @@
  *
  * Decisions:
  * - With fewer than 70 % of the samples (a pool whose autoscale was just
- *   enabled, or samples missing), the formula holds the pool's current targets
- *   instead of guessing: reading `$TargetDedicatedNodes` before it is assigned
- *   gives the current target, as the article's Example 2 relies on.
+ *   enabled, or samples missing), the formula keeps each of the pool's current
+ *   targets (capped at maxNodes) instead of guessing: reading a target before
+ *   it is assigned gives the current one, as the article's Example 2 relies on
+ *   for `$TargetDedicatedNodes`. (The documented formula falls back to a
+ *   starting size instead; keeping is what "ignore the samples" means here,
+ *   and never adds nodes nobody asked for.)
  * - The language has no rounding function; a fractional estimate (2.5) is
  *   left to Batch, which allocates whole nodes.
  * - `lowPriority: mix` means a dedicated core with Spot for the rest: the
@@ -79,20 +82,25 @@ export function scaleFromZeroFormula(s: ScaleFromZeroSettings): string {
     "pendingTasks = enoughSamples ? avg($PendingTasks.GetSample(samplingInterval)) : 0;",
     "// Nodes to finish the pending tasks within targetSeconds; at least 1 while any task is pending.",
     "estimatedNodes = pendingTasks > 0 ? max(pendingTasks * averageTaskSeconds / targetSeconds, 1) : 0;",
-    "// Without enough samples, hold the current targets.",
-    "totalNodes = min(maxNodes, enoughSamples ? estimatedNodes : $TargetDedicatedNodes + $TargetLowPriorityNodes);",
+    "totalNodes = min(maxNodes, estimatedNodes);",
   ];
   if (s.lowPriority === "mix") {
     lines.push(
+      "// A dedicated core, Spot/low-priority above it.",
       `mixDedicatedNodes = ${n(s.mixDedicatedNodes ?? 1)};`,
-      "$TargetDedicatedNodes = min(mixDedicatedNodes, totalNodes);",
-      "$TargetLowPriorityNodes = totalNodes - $TargetDedicatedNodes;",
+      "dedicatedNodes = min(mixDedicatedNodes, totalNodes);",
+      "lowPriorityNodes = totalNodes - dedicatedNodes;",
     );
   } else if (s.lowPriority === "all") {
-    lines.push("$TargetDedicatedNodes = 0;", "$TargetLowPriorityNodes = totalNodes;");
+    lines.push("dedicatedNodes = 0;", "lowPriorityNodes = totalNodes;");
   } else {
-    lines.push("$TargetDedicatedNodes = totalNodes;", "$TargetLowPriorityNodes = 0;");
+    lines.push("dedicatedNodes = totalNodes;", "lowPriorityNodes = 0;");
   }
+  lines.push(
+    "// Without enough samples, keep the current targets (within maxNodes).",
+    "$TargetDedicatedNodes = enoughSamples ? dedicatedNodes : min(maxNodes, $TargetDedicatedNodes);",
+    "$TargetLowPriorityNodes = enoughSamples ? lowPriorityNodes : min(maxNodes - $TargetDedicatedNodes, $TargetLowPriorityNodes);",
+  );
   lines.push("// Let running tasks finish before a node is removed.", "$NodeDeallocationOption = taskcompletion;");
   return `${lines.join("\n")}\n`;
 }

@@ -6,6 +6,7 @@ import {
   describeEvaluationError,
   durationSeconds,
   ENABLE_INTERVAL_MS,
+  evaluationLines,
   evaluationOutputs,
   FormulaEvaluationError,
   keepSizeFormula,
@@ -197,6 +198,12 @@ describe("BatchPoolAutoscale plan", () => {
       const a19 = parseEvaluationResults("$TargetDedicatedNodes=10;$NodeDeallocationOption=requeue;$curTime=2016-10-13T19:18:47.805Z;$isWeekday=1");
       assert.deepEqual(a19.variables[2], { name: "$curTime", value: "2016-10-13T19:18:47.805Z" });
       assert.equal(parseEvaluationResults("$TargetDedicatedNodes=2.5").targetDedicatedNodes, 2.5);
+      assert.deepEqual(evaluationLines(parseEvaluationResults("$TargetDedicatedNodes=2.5;$TargetLowPriorityNodes=0")), [
+        "$TargetDedicatedNodes = 2.5",
+        "$TargetLowPriorityNodes = 0",
+        "(A fractional target is Batch's to round: it allocates whole nodes.)",
+      ]);
+      assert.deepEqual(evaluationLines(ps), ["$TargetDedicated = 5", "$NodeDeallocationOption = requeue", "totalNodes = 5"]);
       assert.equal(parseEvaluationResults("$TargetDedicated=1;$TargetDedicatedNodes=4").targetDedicatedNodes, 4);
       assert.deepEqual(parseEvaluationResults(undefined), { variables: [] });
     });

@@ -17,10 +17,15 @@ const common = [
   "pendingTasks = enoughSamples ? avg($PendingTasks.GetSample(samplingInterval)) : 0;",
   "// Nodes to finish the pending tasks within targetSeconds; at least 1 while any task is pending.",
   "estimatedNodes = pendingTasks > 0 ? max(pendingTasks * averageTaskSeconds / targetSeconds, 1) : 0;",
-  "// Without enough samples, hold the current targets.",
-  "totalNodes = min(maxNodes, enoughSamples ? estimatedNodes : $TargetDedicatedNodes + $TargetLowPriorityNodes);",
+  "totalNodes = min(maxNodes, estimatedNodes);",
 ];
-const tail = ["// Let running tasks finish before a node is removed.", "$NodeDeallocationOption = taskcompletion;"];
+const tail = [
+  "// Without enough samples, keep the current targets (within maxNodes).",
+  "$TargetDedicatedNodes = enoughSamples ? dedicatedNodes : min(maxNodes, $TargetDedicatedNodes);",
+  "$TargetLowPriorityNodes = enoughSamples ? lowPriorityNodes : min(maxNodes - $TargetDedicatedNodes, $TargetLowPriorityNodes);",
+  "// Let running tasks finish before a node is removed.",
+  "$NodeDeallocationOption = taskcompletion;",
+];
 const text = (lines: string[]) => `${lines.join("\n")}\n`;
 
 describe("BatchPoolAutoscale scaleFromZero template", () => {
@@ -30,8 +35,8 @@ describe("BatchPoolAutoscale scaleFromZero template", () => {
       text([
         "// BatchPoolAutoscale@1 scaleFromZero: up to 10 nodes (all dedicated).",
         ...common,
-        "$TargetDedicatedNodes = totalNodes;",
-        "$TargetLowPriorityNodes = 0;",
+        "dedicatedNodes = totalNodes;",
+        "lowPriorityNodes = 0;",
         ...tail,
       ]),
     );
@@ -43,8 +48,8 @@ describe("BatchPoolAutoscale scaleFromZero template", () => {
       text([
         "// BatchPoolAutoscale@1 scaleFromZero: up to 10 nodes (all Spot/low-priority).",
         ...common,
-        "$TargetDedicatedNodes = 0;",
-        "$TargetLowPriorityNodes = totalNodes;",
+        "dedicatedNodes = 0;",
+        "lowPriorityNodes = totalNodes;",
         ...tail,
       ]),
     );
@@ -56,9 +61,10 @@ describe("BatchPoolAutoscale scaleFromZero template", () => {
       text([
         "// BatchPoolAutoscale@1 scaleFromZero: up to 10 nodes (mix: at most 2 dedicated, the rest Spot).",
         ...common,
+        "// A dedicated core, Spot/low-priority above it.",
         "mixDedicatedNodes = 2;",
-        "$TargetDedicatedNodes = min(mixDedicatedNodes, totalNodes);",
-        "$TargetLowPriorityNodes = totalNodes - $TargetDedicatedNodes;",
+        "dedicatedNodes = min(mixDedicatedNodes, totalNodes);",
+        "lowPriorityNodes = totalNodes - dedicatedNodes;",
         ...tail,
       ]),
     );
