@@ -35,6 +35,8 @@ export interface StepRunResult {
   result: StepResultKind;
   /** The runner's reason for Failed (before or around the task), Skipped or NotRun. */
   reason?: string;
+  /** Why the runner cannot run this step at all, without the step's name (e.g. `BatchAppPackage@1 is not built yet`). */
+  problem?: string;
   /** The task's own completion message. */
   message?: string;
   /** Whether a task process was started. */
@@ -88,28 +90,30 @@ interface StepPlan {
   resolution?: TaskResolution;
   /** Inputs by the task's own names (only for runnable tasks). */
   inputs?: Record<string, string>;
-  problem?: string;
+  /** Why the step cannot run: with the step's label, and bare. */
+  problem?: { text: string; bare: string };
   skipReason?: string;
 }
 
-const label = (step: PipelineStep) => `step ${step.index} '${step.displayName}'${step.task ? ` (${step.task.ref})` : ""}`;
+const label = (step: PipelineStep, displayName = step.displayName) => `step ${step.index} '${displayName}'${step.task ? ` (${step.task.ref})` : ""}`;
 
-function plan(definition: PipelineDefinition, tasksDir: string, onlyAvailable: boolean): StepPlan[] {
+function plan(definition: PipelineDefinition, tasksDir: string, onlyAvailable: boolean, shownName: (step: PipelineStep) => string): StepPlan[] {
   return definition.steps.map((step): StepPlan => {
-    if (step.unsupported) return { step, problem: step.unsupported };
+    const problem = (bare: string) => ({ text: `${label(step, shownName(step))}: ${bare}`, bare });
+    if (step.unsupported) return { step, problem: { text: step.unsupported, bare: step.unsupported.slice(step.unsupported.indexOf(": ") + 2) } };
     try {
       if (step.condition !== undefined) parseCondition(step.condition);
     } catch (e) {
-      if (e instanceof ConditionError) return { step, problem: `${label(step)}: ${e.message}` };
+      if (e instanceof ConditionError) return { step, problem: problem(e.message) };
       throw e;
     }
     const resolution = resolveTask(step.task!, tasksDir);
     if (resolution.status === "notBuiltYet" && onlyAvailable) return { step, resolution, skipReason: `${resolution.message} (skipped: only available tasks)` };
-    if (resolution.status !== "runnable") return { step, resolution, problem: `${label(step)}: ${resolution.message}` };
+    if (resolution.status !== "runnable") return { step, resolution, problem: problem(resolution.message) };
     const { inputs, unknown } = canonicalInputs(step.inputs, resolution.definition);
     if (unknown.length) {
       const valid = (resolution.definition.inputs ?? []).map((i) => i.name).join(", ");
-      return { step, resolution, problem: `${label(step)}: ${unknown.map((u) => `'${u}'`).join(", ")} ${unknown.length === 1 ? "is not an input" : "are not inputs"} of ${step.task!.ref} (its inputs: ${valid})` };
+      return { step, resolution, problem: problem(`${unknown.map((u) => `'${u}'`).join(", ")} ${unknown.length === 1 ? "is not an input" : "are not inputs"} of ${step.task!.ref} (its inputs: ${valid})`) };
     }
     return { step, resolution, inputs };
   });
@@ -132,7 +136,6 @@ export async function runPipeline(options: RunPipelineOptions): Promise<Pipeline
   const text = options.yaml ?? fs.readFileSync(options.file ?? "", "utf8");
   const definition = parsePipeline(text, source);
   const tasksDir = options.tasksDir ?? path.join(REPO_ROOT, "tasks");
-  const plans = plan(definition, tasksDir, options.onlyAvailable ?? false);
 
   const workspace = options.workspace ?? fs.mkdtempSync(path.join(os.tmpdir(), "pipeline-"));
   const workingDirectory = options.workingDirectory ?? REPO_ROOT;
@@ -194,9 +197,22 @@ export async function runPipeline(options: RunPipelineOptions): Promise<Pipeline
     return out;
   };
 
-  const problems = plans.filter((p) => p.problem).map((p) => p.problem!);
+  // Display names are shown expanded where the pipeline's variables suffice (step outputs come later).
+  const shownName = (step: PipelineStep) => {
+    try {
+      return expandMacros(step.displayName, { ...scope, stepOutput: () => "literal" }, "displayName");
+    } catch {
+      return step.displayName;
+    }
+  };
+  const plans = plan(definition, tasksDir, options.onlyAvailable ?? false, shownName);
+  const problems = plans.filter((p) => p.problem).map((p) => p.problem!.text);
   if (problems.length) {
-    for (const p of plans) results.push(p.problem ? blank(p.step, "Failed", p.problem) : blank(p.step, "NotRun", "the pipeline cannot run: another step cannot run here"));
+    for (const p of plans) {
+      const r = p.problem ? { ...blank(p.step, "Failed", p.problem.text), problem: p.problem.bare } : blank(p.step, "NotRun", "the pipeline cannot run: another step cannot run here");
+      r.displayName = shownName(p.step);
+      results.push(r);
+    }
     return { result: "Failed", steps: results, problems, durationMs: Date.now() - started, variables: expandedVariables() };
   }
 
@@ -236,7 +252,7 @@ export async function runPipeline(options: RunPipelineOptions): Promise<Pipeline
     try {
       for (const input of resolution.definition.inputs ?? []) {
         const raw = p.inputs![input.name] ?? input.defaultValue;
-        if (raw !== undefined) inputs[input.name] = expandMacros(raw, scope, `${label(step)}: input ${input.name}`);
+        if (raw !== undefined) inputs[input.name] = expandMacros(raw, scope, `${label(step, displayName)}: input ${input.name}`);
       }
     } catch (e) {
       if (!(e instanceof MacroError)) throw e;
@@ -245,7 +261,7 @@ export async function runPipeline(options: RunPipelineOptions): Promise<Pipeline
     const stepEnv: Record<string, string> = {};
     if (!expandError) {
       try {
-        for (const [k, v] of Object.entries(step.env)) stepEnv[k] = expandMacros(v, scope, `${label(step)}: env ${k}`);
+        for (const [k, v] of Object.entries(step.env)) stepEnv[k] = expandMacros(v, scope, `${label(step, displayName)}: env ${k}`);
       } catch (e) {
         if (!(e instanceof MacroError)) throw e;
         expandError = e.message;
@@ -277,10 +293,10 @@ export async function runPipeline(options: RunPipelineOptions): Promise<Pipeline
     let reason: string | undefined;
     if (run.signal) {
       result = "Failed";
-      reason = `${label(step)} was stopped (${run.signal}) after ${Math.round(run.durationMs / 1000)} s${run.durationMs >= timeoutMs ? `: it timed out (${Math.round(timeoutMs / 1000)} s)` : ""}`;
+      reason = `${label(step, displayName)} was stopped (${run.signal}) after ${Math.round(run.durationMs / 1000)} s${run.durationMs >= timeoutMs ? `: it timed out (${Math.round(timeoutMs / 1000)} s)` : ""}`;
     } else if (run.exitCode !== 0 || run.result === "Failed") {
       result = "Failed";
-      reason = run.result === "Failed" ? undefined : `${label(step)} exited with code ${run.exitCode}`;
+      reason = run.result === "Failed" ? undefined : `${label(step, displayName)} exited with code ${run.exitCode}`;
     } else {
       result = run.result === "SucceededWithIssues" ? "SucceededWithIssues" : "Succeeded";
     }
