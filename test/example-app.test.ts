@@ -56,6 +56,7 @@ describe("examples/app (python3)", function () {
       version,
       model: "churn-risk",
       pipelineRunId: "6f1c2a9e-run",
+      releaseRunId: "",
       inputFiles: ["customers.csv"],
       rows: 4,
       flagged: 2,
@@ -80,6 +81,20 @@ describe("examples/app (python3)", function () {
     assert.match(result.stdout, /^batch-app version 2\.0\.0, pipeline run r-2$/m);
     assert.ok(fs.existsSync(path.join(data, "results.csv")));
     assert.equal((JSON.parse(fs.readFileSync(path.join(wd, "outputs.json"), "utf8")) as { version: string }).version, "2.0.0");
+  });
+
+  it("reports the release's run id from activity.json's extendedProperties, as Data Factory writes it beside the app", () => {
+    const activity = {
+      name: "RunApp",
+      type: "Custom",
+      typeProperties: { command: "python3 app.py", extendedProperties: { releaseRunId: { type: "Expression", value: "4711" } } },
+    };
+    const wd = workingDir({ "activity.json": JSON.stringify(activity) });
+    const result = run(wd, ["--run-id", "adf-run"]);
+    assert.equal(result.status, 0, result.stderr);
+    assert.deepEqual(result.stdout.split("\n").slice(0, 2), [`batch-app version ${fs.readFileSync(path.join(APP, "VERSION"), "utf8").trim()}, pipeline run adf-run`, "released by run 4711"]);
+    const outputs = JSON.parse(fs.readFileSync(path.join(wd, "outputs.json"), "utf8")) as { releaseRunId: string; pipelineRunId: string };
+    assert.deepEqual([outputs.pipelineRunId, outputs.releaseRunId], ["adf-run", "4711"]);
   });
 
   it("exits 2 with the reason on stderr when the input is missing or bad, and writes no outputs.json", () => {

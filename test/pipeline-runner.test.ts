@@ -213,12 +213,18 @@ steps:
       containerName: $(appContainer)
       blobPrefix: copies/$(Build.BuildNumber)/of-$(deployApp.UploadedCount)-files/
       sourceFolder: $(System.DefaultWorkingDirectory)/app
+  - task: BatchAppBlobCopy@1
+    displayName: Only when nothing was uploaded
+    condition: and(succeeded(), eq(variables['deployApp.UploadedCount'], 0))
+    inputs: { azureSubscription: LocalAzure, storageAccount: releasestore, containerName: $(appContainer), blobPrefix: never/, sourceFolder: $(System.DefaultWorkingDirectory)/app }
 `,
       { buildNumber: "20261203.7" },
     );
     assert.equal(result.result, "Succeeded", JSON.stringify(result.steps.map((s) => [s.result, s.reason, s.output.slice(-800)])));
-    const [deploy, copy] = result.steps;
+    const [deploy, copy, conditional] = result.steps;
     assert.deepEqual([deploy.result, copy.result], ["Succeeded", "Succeeded"]);
+    // A condition reads a step's output through variables['step.Var'].
+    assert.deepEqual([conditional.result, conditional.ran, conditional.reason], ["Skipped", false, "condition and(succeeded(), eq(variables['deployApp.UploadedCount'], 0)) is false"]);
     assert.equal(deploy.displayName, "Deploy build 20261203.7");
     assert.equal(deploy.inputs.blobPrefix, "app/20261203.7/");
     // Defaults come from task.json, as the agent fills them in.
@@ -232,7 +238,8 @@ steps:
     assert.equal(copy.displayName, `Copy beside ${azure.info.storage.blobUrl}/${target}/app/20261203.7/`);
     assert.deepEqual(await blobNames(target, "app/"), ["app/20261203.7/app.py", "app/20261203.7/lib/util.py", "app/20261203.7/model.json"]);
     assert.deepEqual(await blobNames(target, "copies/"), ["copies/20261203.7/of-3-files/app.py", "copies/20261203.7/of-3-files/lib/util.py", "copies/20261203.7/of-3-files/model.json"]);
-    for (const step of result.steps) {
+    assert.deepEqual(await blobNames(target, "never/"), []);
+    for (const step of result.steps.slice(0, 2)) {
       assert.ok(step.ran && step.durationMs > 0, `step ${step.index} ran and took time`);
       assert.match(step.output, /##vso\[task\.complete result=Succeeded;\]/);
       assert.doesNotMatch(step.output, /sig=[A-Za-z0-9%]{10,}/, `step ${step.index} shows no SAS signature`);
@@ -402,5 +409,21 @@ describe("examples/azure-pipelines.yml", () => {
     assert.deepEqual(parameters, { appFolder: "$(appContainer)/app/$(Build.BuildNumber)", releaseRunId: "$(Build.BuildId)" });
     assert.equal(definition.steps[1].inputs.blobPrefix, "app/$(Build.BuildNumber)/");
     assert.equal(definition.steps[2].inputs.sourceFolder, definition.steps[1].inputs.sourceFolder);
+  });
+
+  it("matches the example factory: the parameters it passes are the pipeline's, the Custom activity runs the package it publishes", () => {
+    const factory = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, "examples", "data-factory", "pipeline", "run-batch-app.json"), "utf8")) as {
+      name: string;
+      properties: { parameters: Record<string, unknown>; activities: { name: string; type: string; typeProperties: { command?: string; folderPath?: { value: string } } }[] };
+    };
+    assert.equal(factory.name, definition.variables.pipelineName);
+    const passed = Object.keys(parseYaml(definition.steps[4].inputs.parameters) as Record<string, string>).sort();
+    assert.deepEqual(Object.keys(factory.properties.parameters).sort(), passed);
+    const custom = factory.properties.activities.find((a) => a.type === "Custom")!;
+    assert.equal(custom.typeProperties.folderPath?.value, "@pipeline().parameters.appFolder");
+    assert.ok(custom.typeProperties.command?.includes(`$AZ_BATCH_APP_PACKAGE_${definition.variables.applicationName}`) || custom.typeProperties.command?.includes(`\${AZ_BATCH_APP_PACKAGE_${definition.variables.applicationName}:`), custom.typeProperties.command);
+    assert.equal(definition.steps[2].inputs.applicationName, "$(applicationName)");
+    // No leading or trailing spaces: Data Factory's run would never complete (DataFactoryRun's pre-flight warns).
+    assert.equal(custom.typeProperties.command, custom.typeProperties.command?.trim());
   });
 });

@@ -41,6 +41,19 @@ class AppError(Exception):
         self.exit_code = exit_code
 
 
+def release_run_id():
+    """The release's run id, from the Custom activity's extendedProperties (activity.json, in the working directory)."""
+    try:
+        with open("activity.json", encoding="utf-8") as f:
+            activity = json.load(f)
+        value = activity["typeProperties"]["extendedProperties"]["releaseRunId"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return ""
+    if isinstance(value, dict):  # {"type": "SecureString" | "Expression", "value": ...}
+        value = value.get("value", "")
+    return str(value)
+
+
 def load_model(path):
     try:
         with open(path, encoding="utf-8") as f:
@@ -108,7 +121,10 @@ def main(argv):
     args = parser.parse_args(argv)
     run_id = args.run_id_option or args.run_id or ""
 
+    release = release_run_id()
     print("batch-app version %s, pipeline run %s" % (__version__, run_id or "(none given)"))
+    if release:
+        print("released by run %s" % release)
     try:
         model = load_model(args.model)
         results_path = os.path.join(args.output, RESULTS_FILE)
@@ -135,6 +151,7 @@ def main(argv):
         "version": __version__,
         "model": model.get("name", "model"),
         "pipelineRunId": run_id,
+        "releaseRunId": release,
         "inputFiles": names,
         "rows": len(scored),
         "flagged": flagged,

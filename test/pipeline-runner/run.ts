@@ -234,7 +234,16 @@ export async function runPipeline(options: RunPipelineOptions): Promise<Pipeline
       finish(blank(step, "Skipped", "enabled: false"));
       continue;
     }
-    const holds = conditionHolds(step.condition, { jobStatus, variable: (n) => expandedVariables()[Object.keys(expandedVariables()).find((k) => k.toLowerCase() === n.toLowerCase()) ?? ""] });
+    // variables['x'] in a condition: a variable, else a named step's output (variables['deployApp.UploadedCount']).
+    const current = expandedVariables();
+    const conditionVariable = (n: string): string | undefined => {
+      const key = Object.keys(current).find((k) => k.toLowerCase() === n.toLowerCase());
+      if (key !== undefined) return current[key];
+      const dot = n.indexOf(".");
+      const output = dot > 0 ? scope.stepOutput(n.slice(0, dot), n.slice(dot + 1)) : undefined;
+      return output && output !== "literal" ? output.value : undefined;
+    };
+    const holds = conditionHolds(step.condition, { jobStatus, variable: conditionVariable });
     if (!holds) {
       finish(blank(step, "Skipped", step.condition ? `condition ${step.condition} is false` : "an earlier step failed"));
       continue;
@@ -276,7 +285,7 @@ export async function runPipeline(options: RunPipelineOptions): Promise<Pipeline
 
     // The job's environment as the agent sets it: variables (secrets as SECRET_*), earlier steps' outputs, the step's env, the inputs.
     const env: Record<string, string> = { ...(options.env ?? {}) };
-    for (const [name, value] of Object.entries(expandedVariables())) env[variableEnvName(name)] = value;
+    for (const [name, value] of Object.entries(current)) env[variableEnvName(name)] = value;
     for (const [stepName, outputs] of outputsByStep) {
       for (const [name, o] of Object.entries(outputs)) env[`${o.secret ? "SECRET_" : ""}${variableEnvName(`${stepName}.${name}`)}`] = o.value;
     }
