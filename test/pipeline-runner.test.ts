@@ -214,7 +214,7 @@ steps:
       blobPrefix: copies/$(Build.BuildNumber)/of-$(deployApp.UploadedCount)-files/
       sourceFolder: $(System.DefaultWorkingDirectory)/app
   - task: BatchAppBlobCopy@1
-    displayName: Only when nothing was uploaded
+    displayName: Only when nothing was uploaded (read SAS $(deployApp.ReadSasUrl))
     condition: and(succeeded(), eq(variables['deployApp.UploadedCount'], 0))
     inputs: { azureSubscription: LocalAzure, storageAccount: releasestore, containerName: $(appContainer), blobPrefix: never/, sourceFolder: $(System.DefaultWorkingDirectory)/app }
 `,
@@ -239,6 +239,8 @@ steps:
     assert.deepEqual(await blobNames(target, "app/"), ["app/20261203.7/app.py", "app/20261203.7/lib/util.py", "app/20261203.7/model.json"]);
     assert.deepEqual(await blobNames(target, "copies/"), ["copies/20261203.7/of-3-files/app.py", "copies/20261203.7/of-3-files/lib/util.py", "copies/20261203.7/of-3-files/model.json"]);
     assert.deepEqual(await blobNames(target, "never/"), []);
+    // The agent masks secrets wherever they would show, display names included.
+    assert.equal(conditional.displayName, "Only when nothing was uploaded (read SAS ***)");
     for (const step of result.steps.slice(0, 2)) {
       assert.ok(step.ran && step.durationMs > 0, `step ${step.index} ran and took time`);
       assert.match(step.output, /##vso\[task\.complete result=Succeeded;\]/);

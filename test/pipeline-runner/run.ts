@@ -119,6 +119,17 @@ function plan(definition: PipelineDefinition, tasksDir: string, onlyAvailable: b
   });
 }
 
+/** Workspaces the runner made itself, removed when the process ends (results may point into them until then). */
+const workspaces: string[] = [];
+process.on("exit", () => {
+  for (const dir of workspaces) fs.rmSync(dir, { recursive: true, force: true });
+});
+function temporaryWorkspace(): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "pipeline-"));
+  workspaces.push(dir);
+  return dir;
+}
+
 function mask(text: string, secrets: Iterable<string>): string {
   let out = text;
   // Longest first, so a secret that contains another is masked whole.
@@ -137,7 +148,7 @@ export async function runPipeline(options: RunPipelineOptions): Promise<Pipeline
   const definition = parsePipeline(text, source);
   const tasksDir = options.tasksDir ?? path.join(REPO_ROOT, "tasks");
 
-  const workspace = options.workspace ?? fs.mkdtempSync(path.join(os.tmpdir(), "pipeline-"));
+  const workspace = options.workspace ?? temporaryWorkspace();
   const workingDirectory = options.workingDirectory ?? REPO_ROOT;
   const agentTemp = path.join(workspace, "_temp");
   fs.mkdirSync(agentTemp, { recursive: true });
@@ -221,7 +232,7 @@ export async function runPipeline(options: RunPipelineOptions): Promise<Pipeline
     const step = p.step;
     let displayName = step.displayName;
     try {
-      displayName = expandMacros(step.displayName, scope, `${label(step)} displayName`);
+      displayName = mask(expandMacros(step.displayName, scope, `${label(step)} displayName`), secrets);
     } catch {
       // A display name that cannot be expanded is shown as written.
     }
