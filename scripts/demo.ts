@@ -23,7 +23,7 @@ import * as path from "node:path";
 import { BlobServiceClient, StorageSharedKeyCredential } from "@azure/storage-blob";
 import { startLocalAzure, type LocalAzure } from "../test/local-azure/index";
 import { createTlsMaterial } from "../test/local-azure/tls";
-import { runPipeline, type PipelineRunResult, type StepRunResult } from "../test/pipeline-runner";
+import { PipelineDefinitionError, runPipeline, type PipelineRunResult, type StepRunResult } from "../test/pipeline-runner";
 
 const REPO_ROOT = path.resolve(__dirname, "..");
 const EXAMPLE = path.join(REPO_ROOT, "examples", "azure-pipelines.yml");
@@ -213,7 +213,7 @@ if (process.env.DEMO_WORK_DIR) {
   child().then(
     (code) => process.exit(code),
     (e) => {
-      console.error(e instanceof DemoFailure ? `\nDemo failed: ${e.message}` : e);
+      console.error(e instanceof DemoFailure || e instanceof PipelineDefinitionError ? `\nDemo failed: ${e.message}` : e);
       process.exit(1);
     },
   );
