@@ -15,6 +15,7 @@ import { localAzure, resetLocalAzure } from "./fixture";
 import { REPO_ROOT } from "./harness/run-task";
 import type { LocalAzure } from "./local-azure";
 import {
+  checkPipeline,
   conditionHolds,
   ConditionError,
   expandMacros,
@@ -411,6 +412,31 @@ describe("examples/azure-pipelines.yml", () => {
     assert.deepEqual(parameters, { appFolder: "$(appContainer)/app/$(Build.BuildNumber)", releaseRunId: "$(Build.BuildId)" });
     assert.equal(definition.steps[1].inputs.blobPrefix, "app/$(Build.BuildNumber)/");
     assert.equal(definition.steps[2].inputs.sourceFolder, definition.steps[1].inputs.sourceFolder);
+  });
+
+  it("checked against a tasks folder with only BatchAppBlobCopy: the other four are named as not built yet, in order, and nothing runs", async () => {
+    const onlyBlobCopy = fs.mkdtempSync(path.join(os.tmpdir(), "example-check-"));
+    try {
+      fs.symlinkSync(path.join(tasksDir, "BatchAppBlobCopy"), path.join(onlyBlobCopy, "BatchAppBlobCopy"), "dir");
+      const check = await checkPipeline({ file: EXAMPLE, tasksDir: onlyBlobCopy });
+      assert.deepEqual(
+        check.steps.map((s) => [s.result, s.problem]),
+        [
+          ["Failed", "BatchPoolAutoscale@1 is not built yet"],
+          ["NotRun", undefined],
+          ["Failed", "BatchAppPackage@1 is not built yet"],
+          ["Failed", "BatchPoolCycle@1 is not built yet"],
+          ["Failed", "DataFactoryRun@1 is not built yet"],
+        ],
+      );
+      assert.equal(check.problems[0], "step 1 'Pool adf-pool: autoscale from zero, start task installs python3' (BatchPoolAutoscale@1): BatchPoolAutoscale@1 is not built yet");
+      const available = await checkPipeline({ file: EXAMPLE, tasksDir: onlyBlobCopy, onlyAvailable: true });
+      assert.deepEqual(available.problems, []);
+      assert.deepEqual(available.steps.map((s) => s.result), ["Skipped", "NotRun", "Skipped", "Skipped", "Skipped"]);
+      assert.ok(available.steps.every((s) => !s.ran));
+    } finally {
+      fs.rmSync(onlyBlobCopy, { recursive: true, force: true });
+    }
   });
 
   it("matches the example factory: the parameters it passes are the pipeline's, the Custom activity runs the package it publishes", () => {

@@ -6,4 +6,4 @@ export { parsePipeline, PipelineDefinitionError, type PipelineDefinition, type P
 export { expandMacros, MacroError, variableEnvName } from "./macros";
 export { conditionHolds, parseCondition, ConditionError, type JobStatus } from "./conditions";
 export { resolveTask, canonicalInputs, PRODUCT_TASKS, type TaskResolution, type TaskDefinition } from "./tasks";
-export { runPipeline, type PipelineRunResult, type RunPipelineOptions, type StepRunResult, type StepResultKind, type StepOutput } from "./run";
+export { runPipeline, checkPipeline, type PipelineRunResult, type RunPipelineOptions, type StepRunResult, type StepResultKind, type StepOutput } from "./run";

@@ -81,6 +81,8 @@ export interface RunPipelineOptions {
   onlyAvailable?: boolean;
   /** Per step, unless the step sets timeoutInMinutes (default 10 minutes). */
   stepTimeoutMs?: number;
+  /** Only resolve the steps (tasks, inputs, conditions): report what could not run, run nothing. */
+  checkOnly?: boolean;
   onStepStart?(step: { index: number; displayName: string; task?: string }): void;
   onStepEnd?(result: StepRunResult): void;
 }
@@ -226,6 +228,10 @@ export async function runPipeline(options: RunPipelineOptions): Promise<Pipeline
     }
     return { result: "Failed", steps: results, problems, durationMs: Date.now() - started, variables: expandedVariables() };
   }
+  if (options.checkOnly) {
+    for (const p of plans) results.push({ ...blank(p.step, p.skipReason ? "Skipped" : "NotRun", p.skipReason ?? "check only"), displayName: shownName(p.step) });
+    return { result: "Succeeded", steps: results, problems, durationMs: Date.now() - started, variables: expandedVariables() };
+  }
 
   let jobStatus: JobStatus = "Succeeded";
   for (const p of plans) {
@@ -348,4 +354,9 @@ export async function runPipeline(options: RunPipelineOptions): Promise<Pipeline
   // A secret registered by a later step is masked in earlier steps' logs too, as the agent masks the whole job's log.
   for (const r of results) r.output = mask(r.output, secrets);
   return { result: jobStatus, steps: results, problems: [], durationMs: Date.now() - started, variables: expandedVariables() };
+}
+
+/** What would stop the pipeline before its first step (an empty list: every step can run here); runs nothing. */
+export async function checkPipeline(options: Omit<RunPipelineOptions, "checkOnly" | "onStepStart" | "onStepEnd">): Promise<PipelineRunResult> {
+  return runPipeline({ ...options, checkOnly: true });
 }
