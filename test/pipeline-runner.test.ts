@@ -12,6 +12,7 @@ import * as path from "node:path";
 import { BlobServiceClient, StorageSharedKeyCredential } from "@azure/storage-blob";
 import { parse as parseYaml } from "yaml";
 import { localAzure, resetLocalAzure } from "./fixture";
+import { connectionEnv } from "./harness/connections";
 import { REPO_ROOT } from "./harness/run-task";
 import type { LocalAzure } from "./local-azure";
 import {
@@ -249,6 +250,22 @@ steps:
     }
   });
 
+  it("takes the service connection from the job environment: workload identity federation, the job token never shown", async () => {
+    const target = container();
+    const env = connectionEnv(azure, "federated");
+    const result = await run(
+      `
+steps:
+  - task: BatchAppBlobCopy@1
+    inputs: { azureSubscription: $(serviceConnection), storageAccount: releasestore, containerName: ${target}, sourceFolder: $(System.DefaultWorkingDirectory)/app }
+`,
+      { env },
+    );
+    assert.equal(result.result, "Succeeded", result.steps[0].output.slice(-1500));
+    assert.equal((await blobNames(target)).length, 3);
+    assert.ok(!result.steps[0].output.includes(azure.info.devops.accessToken));
+  });
+
   it("refuses a pipeline with a script step before any step runs, naming the step", async () => {
     const target = container();
     const result = await run(`
@@ -430,10 +447,15 @@ describe("examples/azure-pipelines.yml", () => {
         ],
       );
       assert.equal(check.problems[0], "step 1 'Pool adf-pool: autoscale from zero, start task installs python3' (BatchPoolAutoscale@1): BatchPoolAutoscale@1 is not built yet");
-      const available = await checkPipeline({ file: EXAMPLE, tasksDir: onlyBlobCopy, onlyAvailable: true });
+      const available = await checkPipeline({ file: EXAMPLE, tasksDir: onlyBlobCopy, onlyAvailable: true, env: { ENDPOINT_URL_LocalAzure: "https://127.0.0.1:1/" }, variables: { serviceConnection: "LocalAzure" } });
       assert.deepEqual(available.problems, []);
       assert.deepEqual(available.steps.map((s) => s.result), ["Skipped", "NotRun", "Skipped", "Skipped", "Skipped"]);
       assert.ok(available.steps.every((s) => !s.ran));
+      // Without the override, the example's own connection name is not in the job environment.
+      const unknownConnection = await checkPipeline({ file: EXAMPLE, tasksDir: onlyBlobCopy, onlyAvailable: true, buildNumber: "20261203.9", env: { ENDPOINT_URL_LocalAzure: "https://127.0.0.1:1/" } });
+      assert.deepEqual(unknownConnection.problems, [
+        "step 2 'Copy the app to apps/app/20261203.9/' (BatchAppBlobCopy@1): input azureSubscription names the service connection 'batch-release-connection', which does not exist here (this run has LocalAzure); set the pipeline's variable to one of them",
+      ]);
     } finally {
       fs.rmSync(onlyBlobCopy, { recursive: true, force: true });
     }

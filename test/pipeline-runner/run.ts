@@ -65,7 +65,7 @@ export interface RunPipelineOptions {
   /** Pipeline file, or `yaml` text. */
   file?: string;
   yaml?: string;
-  /** Service connections and job environment, e.g. the local Azure's `env` (connection `LocalAzure`). */
+  /** Service connections and job environment, e.g. the local Azure's `env` (connection `LocalAzure`); when given, connection inputs must name one of its connections. */
   env?: Record<string, string>;
   /** Queue-time variables: override the pipeline's own (e.g. serviceConnection: LocalAzure). */
   variables?: Record<string, string>;
@@ -99,7 +99,23 @@ interface StepPlan {
 
 const label = (step: PipelineStep, displayName = step.displayName) => `step ${step.index} '${displayName}'${step.task ? ` (${step.task.ref})` : ""}`;
 
-function plan(definition: PipelineDefinition, tasksDir: string, onlyAvailable: boolean, shownName: (step: PipelineStep) => string): StepPlan[] {
+/** The service connections a job environment holds (ENDPOINT_URL_<id> / ENDPOINT_AUTH_<id>). */
+function connectionsIn(env: Record<string, string>): string[] {
+  return [...new Set(Object.keys(env).flatMap((k) => /^ENDPOINT_(?:URL|AUTH)_([^_].*)$/.exec(k)?.[1] ?? []).filter((id) => !id.startsWith("PARAMETER_") && !id.startsWith("SCHEME_") && id !== "SYSTEMVSSCONNECTION"))];
+}
+
+interface PlanContext {
+  tasksDir: string;
+  onlyAvailable: boolean;
+  shownName: (step: PipelineStep) => string;
+  /** An input's value with the pipeline's variables expanded, or undefined while it depends on step outputs. */
+  staticValue: (value: string) => string | undefined;
+  /** The connections the job environment holds; undefined (no `env` given): not checked. */
+  connections?: string[];
+}
+
+function plan(definition: PipelineDefinition, context: PlanContext): StepPlan[] {
+  const { tasksDir, onlyAvailable, shownName } = context;
   return definition.steps.map((step): StepPlan => {
     const problem = (bare: string) => ({ text: `${label(step, shownName(step))}: ${bare}`, bare });
     if (step.unsupported) return { step, problem: { text: step.unsupported, bare: step.unsupported.slice(step.unsupported.indexOf(": ") + 2) } };
@@ -116,6 +132,15 @@ function plan(definition: PipelineDefinition, tasksDir: string, onlyAvailable: b
     if (unknown.length) {
       const valid = (resolution.definition.inputs ?? []).map((i) => i.name).join(", ");
       return { step, resolution, problem: problem(`${unknown.map((u) => `'${u}'`).join(", ")} ${unknown.length === 1 ? "is not an input" : "are not inputs"} of ${step.task!.ref} (its inputs: ${valid})`) };
+    }
+    // As Azure Pipelines refuses a run whose service connection does not exist, before any step.
+    for (const input of resolution.definition.inputs ?? []) {
+      if (!context.connections || !input.type?.startsWith("connectedService:") || inputs[input.name] === undefined) continue;
+      const connection = context.staticValue(inputs[input.name]);
+      if (connection !== undefined && !context.connections.includes(connection)) {
+        const have = context.connections.length ? `this run has ${context.connections.join(", ")}` : "this run has no service connection";
+        return { step, resolution, problem: problem(`input ${input.name} names the service connection '${connection}', which does not exist here (${have}); set the pipeline's variable to one of them`) };
+      }
     }
     return { step, resolution, inputs };
   });
@@ -218,7 +243,15 @@ export async function runPipeline(options: RunPipelineOptions): Promise<Pipeline
       return step.displayName;
     }
   };
-  const plans = plan(definition, tasksDir, options.onlyAvailable ?? false, shownName);
+  const staticValue = (value: string) => {
+    try {
+      const expanded = expandMacros(value, { ...scope, stepOutput: () => "literal" }, "input");
+      return expanded.includes("$(") ? undefined : expanded;
+    } catch {
+      return undefined;
+    }
+  };
+  const plans = plan(definition, { tasksDir, onlyAvailable: options.onlyAvailable ?? false, shownName, staticValue, connections: options.env ? connectionsIn(options.env) : undefined });
   const problems = plans.filter((p) => p.problem).map((p) => p.problem!.text);
   if (problems.length) {
     for (const p of plans) {

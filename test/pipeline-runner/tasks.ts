@@ -11,6 +11,8 @@ export const PRODUCT_TASKS = ["BatchAppBlobCopy", "BatchAppPackage", "BatchPoolC
 
 export interface TaskInputDefinition {
   name: string;
+  /** e.g. `string`, `boolean`, `connectedService:AzureRM`. */
+  type?: string;
   aliases?: string[];
   defaultValue?: string;
   required?: boolean;
