@@ -11,7 +11,8 @@ import { TransferProgress, formatBytes, formatDuration } from "../../runtime/pro
 import { publishSummary } from "../../runtime/summary";
 import { readBlobCopyInputs } from "./inputs";
 import { syncFiles } from "./sync";
-import { createReadSasUrl } from "./sas";
+import { createReadSas } from "../../runtime/blob-sas";
+import { blobPipelineOptions } from "../../runtime/blob-retry";
 import manifest from "./task.json";
 
 void runTask(async ({ agent, signal }) => {
@@ -34,7 +35,7 @@ void runTask(async ({ agent, signal }) => {
 
   const session = signIn(agent, reader, "azureSubscription", inputs.connectionId);
   const account = await resolveStorageAccount(session, reader, "storageAccount", inputs.storageAccount);
-  const access = await openBlobAccess(session, account, inputs.auth, { retryOptions: { maxTries: 6, retryDelayInMs: 500, maxRetryDelayInMs: 30_000 } });
+  const access = await openBlobAccess(session, account, inputs.auth, blobPipelineOptions());
   const container = access.service.getContainerClient(inputs.containerName);
   const containerUrl = `${account.blobEndpoint.replace(/\/?$/, "/")}${inputs.containerName}`;
   const prefixUrl = `${containerUrl}/${inputs.blobPrefix}`;
@@ -59,8 +60,12 @@ void runTask(async ({ agent, signal }) => {
   agent.setOutput("SkippedCount", String(result.skipped));
   agent.setOutput("DeletedCount", String(result.deleted));
   if (inputs.readSasHours > 0 && !inputs.dryRun) {
-    const sasUrl = await createReadSasUrl(access, inputs.containerName, prefixUrl, inputs.readSasHours);
-    session.setSecret(sasUrl.slice(sasUrl.indexOf("?") + 1));
+    const sas = await createReadSas(
+      { accountName: account.name, sharedKey: access.sharedKey, service: access.service },
+      { containerName: inputs.containerName, prefix: inputs.blobPrefix, hours: inputs.readSasHours, hierarchicalNamespace: false },
+    );
+    session.setSecret(sas.query);
+    const sasUrl = `${prefixUrl}?${sas.query}`;
     agent.setOutput("ReadSasUrl", sasUrl, { secret: true });
   }
 

@@ -6,6 +6,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { InputReader } from "../../runtime/inputs";
 import type { BlobAuth } from "../../runtime/storage";
+import { containerNameProblem, normaliseBlobPrefix } from "../../runtime/blob-naming";
 
 export interface BlobCopyInputs {
   connectionId: string;
@@ -24,28 +25,6 @@ export interface BlobCopyInputs {
   concurrency: number;
   blockSizeBytes: number;
   readSasHours: number;
-}
-
-/** Azure's container naming rules. */
-export function containerNameProblem(name: string): string | undefined {
-  if (name.length < 3 || name.length > 63) return "it must be 3 to 63 characters long";
-  if (!/^[a-z0-9-]+$/.test(name)) return "it may hold only lowercase letters, digits and hyphens";
-  if (!/^[a-z0-9]/.test(name) || name.endsWith("-")) return "it must start and end with a letter or digit";
-  if (name.includes("--")) return "it may not hold two hyphens in a row";
-  return undefined;
-}
-
-/** Returns the prefix normalised, or a reason it cannot be used. */
-export function normaliseBlobPrefix(raw: string): { prefix: string } | { problem: string } {
-  const prefix = raw.trim();
-  if (prefix === "") return { prefix: "" };
-  if (prefix.startsWith("/")) return { problem: "it may not start with '/'; write it relative to the container, e.g. 'app/1.2.0/'" };
-  if (prefix.includes("\\")) return { problem: "use '/' between folders, not '\\'" };
-  const segments = prefix.replace(/\/+$/, "").split("/");
-  if (segments.some((s) => s === "..")) return { problem: "it may not contain '..'" };
-  if (segments.some((s) => s === "." || s === "")) return { problem: "it may not contain '.' or empty segments ('//')" };
-  if (prefix.length > 900) return { problem: "it is longer than 900 characters, leaving too little of the 1,024 allowed for blob names" };
-  return { prefix: `${segments.join("/")}/` };
 }
 
 export function readBlobCopyInputs(reader: InputReader): BlobCopyInputs {

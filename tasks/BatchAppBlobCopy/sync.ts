@@ -6,13 +6,15 @@
  * reader never sees a half-written blob, and a run stopped anywhere can simply
  * be run again.
  */
-import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import { lookup as lookupMimeType } from "mime-types";
 import type { ContainerClient } from "@azure/storage-blob";
 import type { SourceFile } from "../../runtime/files";
-import { TaskError, CancelledError } from "../../runtime/errors";
+import { TaskError } from "../../runtime/errors";
 import { retryThrottled } from "../../runtime/retry";
+import { forEachLimited } from "../../runtime/concurrency";
+import { contentMd5Base64, md5Of, md5OfFile } from "../../runtime/blob-md5";
+import { uploadWithMd5 } from "../../runtime/blob-upload";
 
 export interface ExistingBlob {
   size: number;
@@ -56,11 +58,7 @@ export async function listExistingBlobs(container: ContainerClient, prefix: stri
   const blobs = new Map<string, ExistingBlob>();
   try {
     for await (const blob of container.listBlobsFlat({ prefix, abortSignal: signal })) {
-      const md5 = blob.properties.contentMD5;
-      blobs.set(blob.name.slice(prefix.length), {
-        size: blob.properties.contentLength ?? -1,
-        md5: md5 && md5.length ? Buffer.from(md5).toString("base64") : undefined,
-      });
+      blobs.set(blob.name.slice(prefix.length), { size: blob.properties.contentLength ?? -1, md5: contentMd5Base64(blob.properties.contentMD5) });
     }
   } catch (e) {
     if ((e as { statusCode?: number }).statusCode === 404) return { containerExists: false, blobs };
@@ -77,42 +75,10 @@ export async function listExistingBlobs(container: ContainerClient, prefix: stri
  */
 export const READ_ONCE_MAX_BYTES = 1024 * 1024;
 
-export async function md5OfFile(file: string, onBytes?: (n: number) => void, signal?: AbortSignal): Promise<Buffer> {
-  const hash = crypto.createHash("md5");
-  const stream = fs.createReadStream(file, { highWaterMark: 1024 * 1024, signal });
-  for await (const chunk of stream) {
-    hash.update(chunk as Buffer);
-    onBytes?.((chunk as Buffer).length);
-  }
-  return hash.digest();
-}
-
 /** Stale blobs: under the prefix with no source file. Never anything outside the prefix. */
 export function staleBlobNames(files: SourceFile[], existing: Map<string, ExistingBlob>): string[] {
   const wanted = new Set(files.map((f) => f.relativePath));
   return [...existing.keys()].filter((name) => !wanted.has(name)).sort();
-}
-
-/** Runs `work` over `items` with at most `limit` at once; stops scheduling after the first failure. */
-async function forEachLimited<T>(items: T[], limit: number, work: (item: T) => Promise<void>, signal?: AbortSignal): Promise<void> {
-  let next = 0;
-  let failure: unknown;
-  const worker = async () => {
-    while (failure === undefined && next < items.length) {
-      if (signal?.aborted) {
-        failure ??= new CancelledError();
-        return;
-      }
-      const item = items[next++];
-      try {
-        await work(item);
-      } catch (e) {
-        failure ??= e;
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  if (failure !== undefined) throw failure;
 }
 
 export async function syncFiles(container: ContainerClient, files: SourceFile[], options: SyncOptions, events: SyncEvents = {}): Promise<SyncResult> {
@@ -137,7 +103,7 @@ export async function syncFiles(container: ContainerClient, files: SourceFile[],
       // Small files: one read gives both the hash and the body, so the Content-MD5 always matches what is sent.
       const content = file.size <= READ_ONCE_MAX_BYTES ? await fs.promises.readFile(file.absolutePath, { signal: options.signal }) : undefined;
       if (content && options.mode === "sync") events.onBytes?.(content.length);
-      const md5 = content ? crypto.createHash("md5").update(content).digest() : await md5OfFile(file.absolutePath, options.mode === "sync" ? events.onBytes : undefined, options.signal);
+      const md5 = content ? md5Of(content) : await md5OfFile(file.absolutePath, options.mode === "sync" ? events.onBytes : undefined, options.signal);
       const unchanged = options.mode === "sync" && blob !== undefined && blob.size === file.size && blob.md5 === md5.toString("base64");
       if (unchanged) {
         result.skipped++;
@@ -148,23 +114,15 @@ export async function syncFiles(container: ContainerClient, files: SourceFile[],
       if (options.dryRun) {
         events.onPlanLine?.(`Would upload ${file.relativePath} (${file.size} bytes, ${reason})`);
       } else {
-        let sent = 0;
-        // A whole-file retry is safe: the blob only changes when its block list commits.
-        const uploadOptions = {
-          blockSize: options.blockSizeBytes,
-          maxSingleShotSize: options.blockSizeBytes,
-          concurrency: 4,
-          abortSignal: options.signal,
-          blobHTTPHeaders: { blobContentMD5: md5, blobContentType: lookupMimeType(file.relativePath) || "application/octet-stream" },
-          onProgress: options.mode === "copy" ? (p: { loadedBytes: number }) => {
-            events.onBytes?.(p.loadedBytes - sent);
-            sent = p.loadedBytes;
-          } : undefined,
-        };
         const blockBlob = container.getBlockBlobClient(options.prefix + file.relativePath);
-        await retry(() => (content ? blockBlob.uploadData(content, uploadOptions) : blockBlob.uploadFile(file.absolutePath, uploadOptions)));
-        const size = content?.length ?? file.size;
-        if (options.mode === "copy" && sent < size) events.onBytes?.(size - sent);
+        // The blob's MD5 is that of the bytes sent: a file that changed since it was hashed above is uploaded as it now is.
+        await uploadWithMd5(blockBlob, content ? { content, md5 } : { file: file.absolutePath }, {
+          blockSizeBytes: options.blockSizeBytes,
+          blockConcurrency: 4,
+          signal: options.signal,
+          contentType: lookupMimeType(file.relativePath) || "application/octet-stream",
+          onBytes: options.mode === "copy" ? events.onBytes : undefined,
+        });
       }
       result.uploaded++;
       result.bytesUploaded += file.size;
