@@ -46,10 +46,23 @@ async function* walk(root: string, relative = "", ancestors: Set<string> = new S
   }
 }
 
+const GLOB_OPTIONS = { dot: true, nocomment: true };
+const compile = (patterns: string[]) => patterns.map((p) => ({ pattern: p, hits: 0, match: minimatch.filter(p.replace(/^\.\//, ""), GLOB_OPTIONS) }));
+
+/**
+ * Whether a relative path is selected by the patterns: matched by an include
+ * and by no exclude. What a run does not select it does not manage, on disk
+ * or in the target (a blob under an excluded path is never deleted).
+ */
+export function pathSelector(include: string[], exclude: string[]): (relativePath: string) => boolean {
+  const includes = compile(include);
+  const excludes = compile(exclude);
+  return (relativePath) => includes.some((i) => i.match(relativePath)) && !excludes.some((e) => e.match(relativePath));
+}
+
 export async function selectFiles(root: string, include: string[], exclude: string[]): Promise<FileSelection> {
-  const options = { dot: true, nocomment: true };
-  const includes = include.map((p) => ({ pattern: p, hits: 0, match: minimatch.filter(p.replace(/^\.\//, ""), options) }));
-  const excludes = exclude.map((p) => ({ pattern: p, hits: 0, match: minimatch.filter(p.replace(/^\.\//, ""), options) }));
+  const includes = compile(include);
+  const excludes = compile(exclude);
   const files: SourceFile[] = [];
   let scanned = 0;
   for await (const file of walk(root)) {

@@ -6,7 +6,12 @@ import { InputReader } from "../../runtime/inputs";
 import { runTask } from "../../runtime/run";
 import { signIn } from "../../runtime/session";
 import { explainBlobError, openBlobAccess, resolveStorageAccount } from "../../runtime/storage";
-import { selectFiles } from "../../runtime/files";
+import { pathSelector, selectFiles } from "../../runtime/files";
+import { nameFiles } from "../../runtime/blob-naming";
+import { acquireBlobLock, type HeldLock } from "../../runtime/blob-lock";
+import { errorStatus, TaskError } from "../../runtime/errors";
+import { retryThrottled } from "../../runtime/retry";
+import type { ContainerClient } from "@azure/storage-blob";
 import { TransferProgress, formatBytes, formatDuration } from "../../runtime/progress";
 import { publishSummary } from "../../runtime/summary";
 import { readBlobCopyInputs } from "./inputs";
@@ -30,6 +35,16 @@ void runTask(async ({ agent, signal }) => {
     reader.fail("exclude", `the exclude patterns leave no files to upload from '${inputs.sourceFolder}'.`);
   }
   for (const pattern of selection.unmatchedExcludes) agent.warning(`Exclude pattern '${pattern}' matched no file.`);
+  // Names Azure would refuse or store under another name are refused before anything changes.
+  const naming = nameFiles(inputs.blobPrefix, selection.files);
+  if (naming.refused.length) {
+    const shown = naming.refused.slice(0, 20).map((r) => `'${r.relativePath}': ${r.problem}`);
+    throw new TaskError(
+      "InvalidBlobNames",
+      `${naming.refused.length} file(s) in '${inputs.sourceFolder}' have names Blob storage would refuse or store under another name (a sync would then delete them as stale). Nothing was changed. ` +
+        `Rename them or leave them out with 'exclude': ${shown.join("; ")}${naming.refused.length > shown.length ? `; and ${naming.refused.length - shown.length} more` : ""}.`,
+    );
+  }
   const totalBytes = selection.files.reduce((sum, f) => sum + f.size, 0);
   agent.info(`Source: ${selection.files.length} files, ${formatBytes(totalBytes)} in '${inputs.sourceFolder}'.`);
 
@@ -41,16 +56,42 @@ void runTask(async ({ agent, signal }) => {
   const prefixUrl = `${containerUrl}/${inputs.blobPrefix}`;
   agent.info(`Target: ${prefixUrl} (${inputs.mode}${inputs.deleteStale ? ", deleting stale blobs" : ""}${inputs.dryRun ? ", dry run" : ""}; auth ${access.auth}).`);
 
+  // One run at a time per prefix: a lease on a lock blob beside it, renewed while the run works.
+  let lock: HeldLock | undefined;
+  if (!inputs.dryRun) {
+    await ensureContainer(container, access.auth, signal).catch((e: unknown) => {
+      throw explainBlobError(e, access);
+    });
+    lock = await acquireBlobLock(container, inputs.blobPrefix, { description: describeRun(agent) }, { signal }).catch((e: unknown) => {
+      throw explainBlobError(e, access);
+    });
+    agent.debug(`Holding the lock ${inputs.containerName}/${lock.name}.`);
+  }
+  const runSignal = lock ? AbortSignal.any([signal, lock.lost]) : signal;
+
   const started = Date.now();
   const progress = new TransferProgress(agent, { operation: inputs.dryRun ? "Comparing" : "Syncing", totalItems: selection.files.length, totalBytes });
+  const isManaged = pathSelector(inputs.include, inputs.exclude);
   const result = await syncFiles(
     container,
-    selection.files,
-    { prefix: inputs.blobPrefix, mode: inputs.mode, deleteStale: inputs.deleteStale, maxDeletes: inputs.maxDeletes, dryRun: inputs.dryRun, concurrency: inputs.concurrency, blockSizeBytes: inputs.blockSizeBytes, signal },
-    { onBytes: (n) => progress.addBytes(n), onFileDone: () => progress.itemDone(), onPlanLine: (line) => agent.info(line) },
-  ).catch((e: unknown) => {
-    throw explainBlobError(e, access);
-  });
+    naming.named,
+    {
+      prefix: inputs.blobPrefix,
+      mode: inputs.mode,
+      deleteStale: inputs.deleteStale,
+      maxDeletes: inputs.maxDeletes,
+      dryRun: inputs.dryRun,
+      concurrency: inputs.concurrency,
+      blockSizeBytes: inputs.blockSizeBytes,
+      isManaged,
+      signal: runSignal,
+    },
+    { onBytes: (n) => progress.addBytes(n), onFileDone: () => progress.itemDone(), onPlanLine: (line) => agent.info(line), onWarning: (m) => agent.warning(m) },
+  )
+    .catch((e: unknown) => {
+      throw lock?.lost.aborted ? lock.lost.reason : explainBlobError(e, access);
+    })
+    .finally(() => lock?.release());
   progress.finish();
   const duration = Date.now() - started;
 
@@ -82,3 +123,36 @@ void runTask(async ({ agent, signal }) => {
   });
   return `${verb} ${result.uploaded}, skipped ${result.skipped}, ${inputs.dryRun ? "would delete" : "deleted"} ${result.deleted}.`;
 });
+
+/**
+ * Creates the container when a one-blob listing says it is missing (a
+ * container SAS may list but not read container properties or create it).
+ */
+async function ensureContainer(container: ContainerClient, auth: string, signal: AbortSignal): Promise<void> {
+  try {
+    await container.listBlobsFlat({ abortSignal: signal }).byPage({ maxPageSize: 1 }).next();
+    return;
+  } catch (e) {
+    if (errorStatus(e) !== 404) throw e;
+  }
+  if (auth === "sas") {
+    throw new TaskError(
+      "ContainerNotFound",
+      `Container '${container.containerName}' does not exist, and a container SAS cannot create it. Create the container (or check containerName for a typo), or give a SAS whose resource types include containers (srt=sco, permission c).`,
+    );
+  }
+  await retryThrottled(() => container.createIfNotExists({ abortSignal: signal }), { signal });
+}
+
+/** Which run this is, as the lock blob tells a second run. */
+function describeRun(agent: { getVariable(name: string): string | undefined }): string {
+  const v = (name: string) => agent.getVariable(name) || undefined;
+  const parts = [
+    v("Release.ReleaseName") ? `release '${v("Release.ReleaseName")}'` : v("Build.BuildNumber") ? `build '${v("Build.BuildNumber")}'` : undefined,
+    v("Build.DefinitionName") ?? v("Release.DefinitionName") ? `pipeline '${v("Build.DefinitionName") ?? v("Release.DefinitionName")}'` : undefined,
+    v("System.TeamProject") ? `project '${v("System.TeamProject")}'` : undefined,
+    v("System.JobId") ? `job ${v("System.JobId")}` : undefined,
+    v("Agent.Name") ? `agent '${v("Agent.Name")}'` : undefined,
+  ].filter(Boolean);
+  return parts.length ? parts.join(", ") : `process ${process.pid}`;
+}

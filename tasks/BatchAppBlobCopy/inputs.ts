@@ -19,6 +19,8 @@ export interface BlobCopyInputs {
   exclude: string[];
   mode: "sync" | "copy";
   deleteStale: boolean;
+  /** Lets deleteStale work on a whole container (empty blobPrefix). */
+  allowContainerWideDelete: boolean;
   maxDeletes: number;
   dryRun: boolean;
   auth: BlobAuth;
@@ -61,6 +63,14 @@ export function readBlobCopyInputs(reader: InputReader): BlobCopyInputs {
     reader.fail("readSasHours", "a read SAS can only be made with authType 'entra' (user delegation) or 'accessKey'. Set it to 0, or change authType.");
   }
   const include = reader.lines("include");
+  const deleteStale = reader.bool("deleteStale");
+  const allowContainerWideDelete = reader.bool("allowContainerWideDelete");
+  if (deleteStale && prefix.prefix === "" && !allowContainerWideDelete) {
+    reader.fail(
+      "blobPrefix",
+      "it is empty while deleteStale is true, so every blob in the container without a source file would be deleted, other applications' included. Set blobPrefix to this application's folder (e.g. 'app/'), or set allowContainerWideDelete: true if this container holds nothing else.",
+    );
+  }
   return {
     connectionId,
     storageAccount: reader.string("storageAccount"),
@@ -70,7 +80,8 @@ export function readBlobCopyInputs(reader: InputReader): BlobCopyInputs {
     include: include.length ? include : ["**"],
     exclude: reader.lines("exclude"),
     mode: reader.pick("mode", ["sync", "copy"] as const),
-    deleteStale: reader.bool("deleteStale"),
+    deleteStale,
+    allowContainerWideDelete,
     maxDeletes: reader.int("maxDeletes", { min: 0, max: 1_000_000 }),
     dryRun: reader.bool("dryRun"),
     auth,

@@ -46,6 +46,8 @@ async function blobsUnder(container: ContainerClient, prefix: string): Promise<M
   const result = new Map<string, { md5?: string; size: number; etag?: string; contentType?: string }>();
   if (!(await container.exists())) return result;
   for await (const b of container.listBlobsFlat({ prefix })) {
+    // The run's lock blob sits beside the prefix; the lock tests look at it on their own.
+    if (b.name.endsWith(".blobcopy-lock")) continue;
     const m = b.properties.contentMD5;
     result.set(b.name.slice(prefix.length), {
       md5: m && m.length ? Buffer.from(m).toString("base64") : undefined,
@@ -193,7 +195,7 @@ describe("BatchAppBlobCopy@1", function () {
 
   it("dry run prints the plan and changes nothing (not even the container)", async () => {
     const { container, source, files } = scenario();
-    const r = await run({ sourceFolder: source, containerName: container, dryRun: true, deleteStale: true });
+    const r = await run({ sourceFolder: source, containerName: container, dryRun: true, deleteStale: true, allowContainerWideDelete: true });
     assert.equal(r.result, "Succeeded", explain(r));
     assert.equal(r.outputs.UploadedCount.value, String(Object.keys(files).length));
     assert.ok(r.lines.some((l) => l.startsWith("Would upload app.py")), "lists what would be uploaded");
@@ -202,7 +204,7 @@ describe("BatchAppBlobCopy@1", function () {
     await run({ sourceFolder: source, containerName: container });
     await keyed.getContainerClient(container).getBlockBlobClient("stale.txt").upload("x", 1);
     fs.writeFileSync(path.join(source, "app.py"), "changed\n");
-    const plan = await run({ sourceFolder: source, containerName: container, dryRun: true, deleteStale: true });
+    const plan = await run({ sourceFolder: source, containerName: container, dryRun: true, deleteStale: true, allowContainerWideDelete: true });
     assert.ok(plan.lines.includes("Would delete stale.txt"));
     assert.ok(plan.lines.some((l) => l.startsWith("Would upload app.py") && l.includes("changed")));
     assert.equal(plan.outputs.UploadedCount.value, "1");
@@ -326,6 +328,21 @@ describe("BatchAppBlobCopy@1", function () {
     assert.ok(partial.size > 0 && partial.size < Object.keys(files).length, `partially uploaded (${partial.size})`);
     for (const [name, blob] of partial) assert.equal(blob.md5, md5(files[name]), `no half-written blob: ${name}`);
 
+    // The killed run's lock is still leased: a run now is refused at once, naming the lock; the lease runs out within a minute.
+    const refused = await run({ sourceFolder: source, containerName: container });
+    assert.equal(refused.result, "Failed");
+    assert.match(refused.message ?? "", new RegExp(`holds the lock '${container}/\\.blobcopy-lock'.*releases the lock within 20 s`));
+    assert.ok(refused.durationMs < 15_000, `refused at once (${refused.durationMs} ms)`);
+    const lockBlob = keyed.getContainerClient(container).getBlobClient(".blobcopy-lock");
+    const heldProps = await lockBlob.getProperties();
+    assert.equal(heldProps.leaseState, "leased");
+    assert.equal(heldProps.leaseDuration, "fixed", "a lease that expires, not an infinite one");
+    const waitedFrom = Date.now();
+    while ((await lockBlob.getProperties()).leaseState === "leased") {
+      assert.ok(Date.now() - waitedFrom < 60_000, "the crashed run's lease expired within a minute");
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+
     const r = await run({ sourceFolder: source, containerName: container });
     assert.equal(r.result, "Succeeded", explain(r));
     assert.equal(Number(r.outputs.UploadedCount.value) + Number(r.outputs.SkippedCount.value), Object.keys(files).length);
@@ -351,6 +368,126 @@ describe("BatchAppBlobCopy@1", function () {
     assert.equal(r.result, "Succeeded", explain(r));
     const blobs = await blobsUnder(keyed.getContainerClient(container), "");
     for (const [name, content] of Object.entries(files)) assert.equal(blobs.get(name)?.md5, md5(content), name);
+  });
+
+  describe("no data loss", () => {
+    const writesSince = (logStart: number) => azure.log.entries.slice(logStart).filter((e) => e.service === "blob" && e.method !== "GET" && e.method !== "HEAD");
+
+    it("names Blob storage would refuse or rewrite are refused before any change, listing every offending file", async () => {
+      const { container, source } = scenario();
+      await run({ sourceFolder: source, containerName: container, blobPrefix: "app/" });
+      // What the service would store 'back\slash.txt' as: a sync that uploaded it would then delete it as stale.
+      await keyed.getContainerClient(container).getBlockBlobClient("app/back/slash.txt").upload("keep", 4);
+      const bad = ["back\\slash.txt", "trailing.", "lib/space ", "ctl\u0001char.txt", "dots./inner.txt"];
+      for (const name of bad) {
+        fs.mkdirSync(path.dirname(path.join(source, name)), { recursive: true });
+        fs.writeFileSync(path.join(source, name), "x");
+      }
+      fs.writeFileSync(path.join(source, "app.py"), "changed\n");
+      const logStart = azure.log.entries.length;
+      const r = await run({ sourceFolder: source, containerName: container, blobPrefix: "app/", deleteStale: true });
+      assert.equal(r.result, "Failed");
+      assert.match(r.message ?? "", /5 file\(s\) .* have names Blob storage would refuse or store under another name .*Nothing was changed/);
+      assert.match(r.message ?? "", /'back\\slash\.txt': it holds a backslash/);
+      assert.match(r.message ?? "", /'trailing\.': a folder or file name ends with a dot or a space/);
+      assert.match(r.message ?? "", /'lib\/space ': a folder/);
+      assert.match(r.message ?? "", /'dots\.\/inner\.txt'/);
+      assert.match(r.message ?? "", /control character/);
+      assert.deepEqual(writesSince(logStart), [], "nothing was written or deleted");
+      assert.ok((await blobsUnder(keyed.getContainerClient(container), "app/")).has("back/slash.txt"));
+    });
+
+    it("an excluded path is not managed: its blob is neither uploaded over nor deleted as stale", async () => {
+      const { container, source } = scenario();
+      await run({ sourceFolder: source, containerName: container, blobPrefix: "app/" });
+      const client = keyed.getContainerClient(container);
+      await client.getBlockBlobClient("app/app.log").upload("server log", 10);
+      await client.getBlockBlobClient("app/logs/today.log").upload("more log", 8);
+      await client.getBlockBlobClient("app/old.py").upload("stale", 5);
+      fs.writeFileSync(path.join(source, "app.log"), "local log, not to be shipped");
+      const r = await run({ sourceFolder: source, containerName: container, blobPrefix: "app/", exclude: "**/*.log", deleteStale: true });
+      assert.equal(r.result, "Succeeded", explain(r));
+      assert.equal(r.outputs.DeletedCount.value, "1");
+      const blobs = await blobsUnder(client, "app/");
+      assert.ok(!blobs.has("old.py"), "a stale blob the patterns select is deleted");
+      assert.equal(blobs.get("app.log")?.size, 10, "the excluded blob is left as it was");
+      assert.ok(blobs.has("logs/today.log"));
+    });
+
+    it("an empty blobPrefix with deleteStale is refused unless allowContainerWideDelete is true", async () => {
+      const { container, source } = scenario();
+      await keyed.getContainerClient(container).create();
+      await keyed.getContainerClient(container).getBlockBlobClient("other-app/main.py").upload("x", 1);
+      const refused = await run({ sourceFolder: source, containerName: container, deleteStale: true });
+      assert.equal(refused.result, "Failed");
+      assert.match(refused.message ?? "", /Input 'blobPrefix' \(Blob prefix\): it is empty while deleteStale is true.*allowContainerWideDelete: true/);
+      assert.ok((await blobsUnder(keyed.getContainerClient(container), "")).has("other-app/main.py"));
+      const allowed = await run({ sourceFolder: source, containerName: container, deleteStale: true, allowContainerWideDelete: true });
+      assert.equal(allowed.result, "Succeeded", explain(allowed));
+      assert.equal(allowed.outputs.DeletedCount.value, "1");
+      assert.ok(!(await blobsUnder(keyed.getContainerClient(container), "")).has("other-app/main.py"));
+    });
+
+    it("a second run on the same prefix fails at once, naming the lock and the run holding it; the first completes and releases it", async () => {
+      const { container, source, files } = scenario();
+      fs.mkdirSync(path.join(source, "bulk"));
+      for (let i = 0; i < 40; i++) {
+        files[`bulk/part${i}.dat`] = crypto.randomBytes(5_000);
+        fs.writeFileSync(path.join(source, `bulk/part${i}.dat`), files[`bulk/part${i}.dat`]);
+      }
+      azure.faults.add({ service: "blob", kind: "slow", method: "PUT", delayMs: 150, path: new RegExp(`/${container}/app/v2/bulk/`) });
+      const logStart = azure.log.entries.length;
+      const first = run(
+        { sourceFolder: source, containerName: container, blobPrefix: "app/v2/", concurrency: 2 },
+        { env: { ...azure.info.env, BUILD_BUILDNUMBER: "20261203.7", BUILD_DEFINITIONNAME: "app-release", AGENT_NAME: "agent-one" } },
+      );
+      const deadline = Date.now() + 60_000;
+      while (!azure.log.entries.slice(logStart).some((e) => e.method === "PUT" && e.path.includes("/app/v2/bulk/"))) {
+        assert.ok(Date.now() < deadline, "the first run started uploading");
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      const otherSource = path.join(workRoot, `other-${counter}`);
+      fs.mkdirSync(otherSource);
+      fs.writeFileSync(path.join(otherSource, "app.py"), "another source\n");
+      const second = await run({ sourceFolder: otherSource, containerName: container, blobPrefix: "app/v2/", deleteStale: true });
+      assert.equal(second.result, "Failed");
+      assert.match(second.message ?? "", new RegExp(`Another run is syncing to '${container}/app/v2/': it holds the lock '${container}/app/v2\\.blobcopy-lock' \\(build '20261203\\.7', pipeline 'app-release', agent 'agent-one', since `));
+      const r = await first;
+      azure.faults.reset();
+      assert.equal(r.result, "Succeeded", explain(r));
+      const blobs = await blobsUnder(keyed.getContainerClient(container), "app/v2/");
+      assert.equal(blobs.size, Object.keys(files).length);
+      for (const [name, content] of Object.entries(files)) assert.equal(blobs.get(name)?.md5, md5(content), name);
+      const lock = await keyed.getContainerClient(container).getBlobClient("app/v2.blobcopy-lock").getProperties();
+      assert.equal(lock.leaseState, "available", "released when the run ended");
+    });
+
+    it("a file that changes during its upload gets a blob whose Content-MD5 matches its content", async () => {
+      const { container, source } = scenario();
+      const big = path.join(source, "lib/data/big.bin");
+      fs.writeFileSync(big, crypto.randomBytes(3 * 1024 * 1024));
+      azure.faults.add({ service: "blob", kind: "slow", method: "PUT", delayMs: 300, path: new RegExp(`/${container}/lib/data/big\\.bin`) });
+      const logStart = azure.log.entries.length;
+      const pending = run({ sourceFolder: source, containerName: container, blockSizeMB: 1, mode: "copy" });
+      const deadline = Date.now() + 60_000;
+      while (!azure.log.entries.slice(logStart).some((e) => e.method === "PUT" && e.path.endsWith("/lib/data/big.bin"))) {
+        assert.ok(Date.now() < deadline, "the upload of big.bin started");
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      fs.writeFileSync(big, crypto.randomBytes(3 * 1024 * 1024 + 4096)); // rewritten mid-upload
+      const r = await pending;
+      azure.faults.reset();
+      assert.equal(r.result, "Succeeded", explain(r));
+      const blob = keyed.getContainerClient(container).getBlobClient("lib/data/big.bin");
+      const content = await blob.downloadToBuffer();
+      const props = await blob.getProperties();
+      assert.equal(props.contentMD5 && Buffer.from(props.contentMD5).toString("base64"), md5(content), "the blob's MD5 is that of its content");
+      // The next sync sees the file as it is now and brings the blob up to date.
+      const again = await run({ sourceFolder: source, containerName: container, blockSizeMB: 1 });
+      assert.equal(again.result, "Succeeded", explain(again));
+      const final = await blob.downloadToBuffer();
+      assert.ok(final.equals(fs.readFileSync(big)));
+    });
   });
 
   describe("bad input fails before anything changes in Azure, naming the input and the fix", () => {
