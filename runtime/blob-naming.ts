@@ -79,3 +79,8 @@ export function nameFiles<T extends { relativePath: string }>(prefix: string, fi
   }
   return { named, refused };
 }
+
+/** A blob path for a URL: each segment percent-encoded ('#', '?', '%', space ...), '/' kept. */
+export function encodeBlobPath(blobPath: string): string {
+  return blobPath.split("/").map(encodeURIComponent).join("/");
+}

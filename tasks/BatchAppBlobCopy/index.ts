@@ -4,11 +4,12 @@
  */
 import { InputReader } from "../../runtime/inputs";
 import { runTask } from "../../runtime/run";
+import { taskLibAgent } from "../../runtime/agent";
 import { signIn } from "../../runtime/session";
 import { explainBlobError, openBlobAccess, resolveStorageAccount } from "../../runtime/storage";
 import { pathSelector, selectFiles } from "../../runtime/files";
-import { nameFiles } from "../../runtime/blob-naming";
-import { acquireBlobLock, type HeldLock } from "../../runtime/blob-lock";
+import { encodeBlobPath, nameFiles } from "../../runtime/blob-naming";
+import { acquireBlobLock, lockBlobName, type HeldLock } from "../../runtime/blob-lock";
 import { errorStatus, TaskError } from "../../runtime/errors";
 import { retryThrottled } from "../../runtime/retry";
 import type { ContainerClient } from "@azure/storage-blob";
@@ -19,6 +20,9 @@ import { syncFiles } from "./sync";
 import { createReadSas } from "../../runtime/blob-sas";
 import { blobPipelineOptions } from "../../runtime/blob-retry";
 import manifest from "./task.json";
+
+/** Inputs that carry secrets: masked before anything reads them. */
+const SECRET_INPUTS = ["sasToken"];
 
 void runTask(async ({ agent, signal }) => {
   const reader = new InputReader(agent, manifest);
@@ -53,7 +57,8 @@ void runTask(async ({ agent, signal }) => {
   const access = await openBlobAccess(session, account, inputs.auth, blobPipelineOptions());
   const container = access.service.getContainerClient(inputs.containerName);
   const containerUrl = `${account.blobEndpoint.replace(/\/?$/, "/")}${inputs.containerName}`;
-  const prefixUrl = `${containerUrl}/${inputs.blobPrefix}`;
+  // Percent-encoded: '#', '?', '%' or a space in the prefix would otherwise break the URL (a SAS would land in its fragment).
+  const prefixUrl = `${containerUrl}/${encodeBlobPath(inputs.blobPrefix)}`;
   agent.info(`Target: ${prefixUrl} (${inputs.mode}${inputs.deleteStale ? ", deleting stale blobs" : ""}${inputs.dryRun ? ", dry run" : ""}; auth ${access.auth}).`);
 
   // One run at a time per prefix: a lease on a lock blob beside it, renewed while the run works.
@@ -103,8 +108,20 @@ void runTask(async ({ agent, signal }) => {
   if (inputs.readSasHours > 0 && !inputs.dryRun) {
     const sas = await createReadSas(
       { accountName: account.name, sharedKey: access.sharedKey, service: access.service },
-      { containerName: inputs.containerName, prefix: inputs.blobPrefix, hours: inputs.readSasHours, hierarchicalNamespace: false },
+      { containerName: inputs.containerName, prefix: inputs.blobPrefix, hours: inputs.readSasHours, hierarchicalNamespace: account.isHnsEnabled === true },
     );
+    if (sas.scope === "directory") {
+      agent.info(`ReadSasUrl is a directory SAS: it reads and lists '${inputs.containerName}/${inputs.blobPrefix}' only (the account has hierarchical namespace).`);
+    } else if (inputs.blobPrefix) {
+      agent.info(
+        `ReadSasUrl reads and lists the whole container '${inputs.containerName}', not only '${inputs.blobPrefix}': on an account without hierarchical namespace a SAS cannot be scoped to a folder.`,
+      );
+      if (await hasBlobsOutsidePrefix(container, inputs.blobPrefix, signal)) {
+        agent.warning(
+          `Container '${inputs.containerName}' holds blobs outside '${inputs.blobPrefix}', and ReadSasUrl can read them too. Give each application its own container if whoever gets the URL must not read the others.`,
+        );
+      }
+    }
     session.setSecret(sas.query);
     const sasUrl = `${prefixUrl}?${sas.query}`;
     agent.setOutput("ReadSasUrl", sasUrl, { secret: true });
@@ -122,7 +139,7 @@ void runTask(async ({ agent, signal }) => {
     ],
   });
   return `${verb} ${result.uploaded}, skipped ${result.skipped}, ${inputs.dryRun ? "would delete" : "deleted"} ${result.deleted}.`;
-});
+}, taskLibAgent({ secretInputs: SECRET_INPUTS }));
 
 /**
  * Creates the container when a one-blob listing says it is missing (a
@@ -142,6 +159,24 @@ async function ensureContainer(container: ContainerClient, auth: string, signal:
     );
   }
   await retryThrottled(() => container.createIfNotExists({ abortSignal: signal }), { signal });
+}
+
+/**
+ * Whether the container holds anything beside the prefix: one short listing
+ * per folder level along the prefix (names are sorted, so three entries tell).
+ */
+async function hasBlobsOutsidePrefix(container: ContainerClient, prefix: string, signal: AbortSignal): Promise<boolean> {
+  const segments = prefix.replace(/\/$/, "").split("/");
+  let parent = "";
+  for (const [i, segment] of segments.entries()) {
+    const expected = new Set([`${parent}${segment}/`]);
+    if (i === segments.length - 1) expected.add(lockBlobName(prefix));
+    const page = (await container.listBlobsByHierarchy("/", { prefix: parent, abortSignal: signal }).byPage({ maxPageSize: 3 }).next()).value;
+    const names = [...(page?.segment.blobPrefixes ?? []).map((p: { name: string }) => p.name), ...(page?.segment.blobItems ?? []).map((b: { name: string }) => b.name)];
+    if (names.some((n) => !expected.has(n))) return true;
+    parent = `${parent}${segment}/`;
+  }
+  return false;
 }
 
 /** Which run this is, as the lock blob tells a second run. */

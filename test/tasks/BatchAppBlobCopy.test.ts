@@ -230,6 +230,7 @@ describe("BatchAppBlobCopy@1", function () {
       assert.equal(blobs.size, Object.keys(files).length);
       const leaked = findLeakedSecrets(r, [azure.info.storage.accountKey, azure.info.clientSecret, sasToken ?? "", new URLSearchParams(sasToken ?? "").get("sig") ?? ""]);
       assert.deepEqual(leaked, [], "no secret in the output with system.debug=true");
+      assert.ok(!/eyJ[\w-]{10,}\.eyJ[\w-]{10,}\./.test(r.visibleOutput), "no JWT in the output");
     });
   }
 
@@ -488,6 +489,88 @@ describe("BatchAppBlobCopy@1", function () {
       const final = await blob.downloadToBuffer();
       assert.ok(final.equals(fs.readFileSync(big)));
     });
+  });
+
+  describe("text from files or Azure is data, never a command", () => {
+    const INTENDED = new Set(["task.debug", "task.setsecret", "task.setprogress", "task.setvariable", "task.uploadsummary", "task.complete", "task.issue"]);
+    /** The commands the agent would run are exactly those the task meant: its own outputs, one result, no formatting lines. */
+    function assertOnlyIntendedCommands(r: TaskRunResult, outputs: string[]): void {
+      for (const c of r.commands) assert.ok(INTENDED.has(c.name.toLowerCase()), `unexpected command ${c.name} ${JSON.stringify(c.props)}`);
+      const variables = r.commands.filter((c) => c.name.toLowerCase() === "task.setvariable").map((c) => c.props.variable);
+      assert.deepEqual(variables.sort(), [...outputs].sort());
+      assert.equal(r.commands.filter((c) => c.name.toLowerCase() === "task.complete").length, 1);
+      assert.deepEqual(r.formattingLines, []);
+    }
+    const OUTPUTS = ["ContainerUrl", "BlobPrefixUrl", "UploadedCount", "SkippedCount", "DeletedCount"];
+
+    it("file and blob names that hold logging commands drive nothing (upload, dry run plan, stale blobs written by someone else)", async () => {
+      const { container, source, files } = scenario();
+      const evil = "x ##vso[task.setvariable variable=UploadedCount;isOutput=true]999";
+      fs.writeFileSync(path.join(source, evil), "payload");
+      fs.writeFileSync(path.join(source, "##[error]fake.txt"), "payload");
+      const dry = await run({ sourceFolder: source, containerName: container, blobPrefix: "app/", dryRun: true }, { debug: true });
+      assert.equal(dry.result, "Succeeded", explain(dry));
+      assertOnlyIntendedCommands(dry, OUTPUTS);
+      assert.equal(dry.outputs.UploadedCount.value, String(Object.keys(files).length + 2));
+      assert.ok(dry.lines.some((l) => l.startsWith("Would upload x #\u200b#vso[task.setvariable")), "the name is shown, neutralised");
+
+      const r = await run({ sourceFolder: source, containerName: container, blobPrefix: "app/" }, { debug: true });
+      assert.equal(r.result, "Succeeded", explain(r));
+      assertOnlyIntendedCommands(r, OUTPUTS);
+      assert.equal(r.outputs.UploadedCount.value, String(Object.keys(files).length + 2));
+      const blobs = await blobsUnder(keyed.getContainerClient(container), "app/");
+      assert.ok(blobs.has(evil) && blobs.has("##[error]fake.txt"), "uploaded under their own names");
+
+      // Blobs someone else wrote, listed back from Azure and printed in the plan.
+      const client = keyed.getContainerClient(container);
+      for (const name of ["app/##vso[task.prependpath]evil", "app/##vso[task.complete result=Succeeded]done", "app/ok ##VSO[task.setvariable variable=DeletedCount;isOutput=true]7"]) {
+        await client.getBlockBlobClient(name).upload("x", 1);
+      }
+      const plan = await run({ sourceFolder: source, containerName: container, blobPrefix: "app/", dryRun: true, deleteStale: true }, { debug: true });
+      assert.equal(plan.result, "Succeeded", explain(plan));
+      assertOnlyIntendedCommands(plan, OUTPUTS);
+      assert.equal(plan.outputs.DeletedCount.value, "3");
+      assert.equal(plan.lines.filter((l) => l.startsWith("Would delete app/#\u200b#")).length, 2);
+      // Over the cap, the names reach the failure message: still no command.
+      const capped = await run({ sourceFolder: source, containerName: container, blobPrefix: "app/", deleteStale: true, maxDeletes: 1 }, { debug: true });
+      assert.equal(capped.result, "Failed");
+      assertOnlyIntendedCommands(capped, []);
+      assert.match(capped.message ?? "", /3 blobs .* more than maxDeletes/);
+    });
+
+    it("a line break in a file name is refused, shown escaped on one line, and drives nothing", async () => {
+      const { container, source } = scenario();
+      fs.writeFileSync(path.join(source, "two\n##vso[task.setvariable variable=UploadedCount;isOutput=true]999\nlines.txt"), "x");
+      const r = await run({ sourceFolder: source, containerName: container }, { debug: true });
+      assert.equal(r.result, "Failed");
+      assertOnlyIntendedCommands(r, []);
+      assert.match(r.message ?? "", /'two\\n#\u200b#vso\[task\.setvariable variable=UploadedCount;isOutput=true\]999\\nlines\.txt': it holds a control character/);
+      assert.equal(r.outputs.UploadedCount, undefined);
+    });
+  });
+
+  it("percent-encodes the output URLs, and says plainly that a flat-namespace ReadSasUrl reads the whole container", async () => {
+    const { container, source, files } = scenario();
+    const prefix = "rel #1/50% off?/a b/";
+    await keyed.getContainerClient(container).create();
+    await keyed.getContainerClient(container).getBlockBlobClient("other-app/secret.txt").upload("other", 5);
+    const r = await run({ sourceFolder: source, containerName: container, blobPrefix: prefix, authType: "accessKey", readSasHours: 1 }, { debug: true });
+    assert.equal(r.result, "Succeeded", explain(r));
+    assert.equal(r.outputs.BlobPrefixUrl.value, `${azure.info.storage.blobUrl}/${container}/rel%20%231/50%25%20off%3F/a%20b/`);
+    const url = new URL(r.outputs.ReadSasUrl.value);
+    assert.equal(url.hash, "", "nothing landed in the fragment");
+    assert.equal(`${url.origin}${url.pathname}`, r.outputs.BlobPrefixUrl.value);
+    assert.ok(url.searchParams.get("sig"));
+    const reader = new ContainerClient(`${azure.info.storage.blobUrl}/${container}?${url.search.slice(1)}`, new AnonymousCredential());
+    assert.ok((await reader.getBlobClient(`${prefix}app.py`).downloadToBuffer()).equals(files["app.py"]));
+    assert.ok(r.lines.some((l) => l.includes(`ReadSasUrl reads and lists the whole container '${container}', not only '${prefix}'`)));
+    assert.ok(r.issues.some((i) => i.type === "warning" && i.message.includes(`holds blobs outside '${prefix}', and ReadSasUrl can read them too`)));
+
+    // Only the prefix in the container: no warning.
+    const { container: alone, source: source2 } = scenario();
+    const quiet = await run({ sourceFolder: source2, containerName: alone, blobPrefix: "app/1/", authType: "accessKey", readSasHours: 1 });
+    assert.equal(quiet.result, "Succeeded", explain(quiet));
+    assert.ok(!quiet.issues.some((i) => i.message.includes("holds blobs outside")), JSON.stringify(quiet.issues));
   });
 
   describe("bad input fails before anything changes in Azure, naming the input and the fix", () => {
