@@ -5,7 +5,8 @@
 import { InputReader } from "../../runtime/inputs";
 import { runTask } from "../../runtime/run";
 import { taskLibAgent } from "../../runtime/agent";
-import { signIn } from "../../runtime/session";
+import { signIn, type AzureSession } from "../../runtime/session";
+import { explainSignInError } from "../../runtime/sign-in-errors";
 import { explainBlobError, openBlobAccess, resolveStorageAccount } from "../../runtime/storage";
 import { pathSelector, selectFiles } from "../../runtime/files";
 import { encodeBlobPath, nameFiles } from "../../runtime/blob-naming";
@@ -16,7 +17,7 @@ import type { ContainerClient } from "@azure/storage-blob";
 import { TransferProgress, formatBytes, formatDuration } from "../../runtime/progress";
 import { publishSummary } from "../../runtime/summary";
 import { readBlobCopyInputs } from "./inputs";
-import { syncFiles } from "./sync";
+import { explainListingError, syncFiles } from "./sync";
 import { createReadSas } from "../../runtime/blob-sas";
 import { blobPipelineOptions } from "../../runtime/blob-retry";
 import manifest from "./task.json";
@@ -28,7 +29,7 @@ void runTask(async ({ agent, signal }) => {
   const reader = new InputReader(agent, manifest);
   const inputs = readBlobCopyInputs(reader);
 
-  const selection = await selectFiles(inputs.sourceFolder, inputs.include, inputs.exclude);
+  const selection = await selectFiles(inputs.sourceFolder, inputs.include, inputs.exclude, { followSymlinks: inputs.followSymlinks });
   if (selection.scanned === 0) {
     reader.fail("sourceFolder", `'${inputs.sourceFolder}' is empty: no files to upload. An empty folder is almost always a wrong path (check the artifact download step).`);
   }
@@ -39,6 +40,18 @@ void runTask(async ({ agent, signal }) => {
     reader.fail("exclude", `the exclude patterns leave no files to upload from '${inputs.sourceFolder}'.`);
   }
   for (const pattern of selection.unmatchedExcludes) agent.warning(`Exclude pattern '${pattern}' matched no file.`);
+  if (selection.skipped.length) {
+    const shown = selection.skipped.slice(0, 10).map((p) => `'${p.relativePath}' (${p.reason})`);
+    agent.warning(
+      `${selection.skipped.length} path(s) in '${inputs.sourceFolder}' are not regular files and were skipped: ${shown.join(", ")}${selection.skipped.length > shown.length ? `, and ${selection.skipped.length - shown.length} more` : ""}.`,
+    );
+  }
+  if (selection.outsideLinks.length) {
+    const shown = selection.outsideLinks.slice(0, 10).map((l) => `'${l.relativePath}' -> '${l.target}'`);
+    agent.warning(
+      `${selection.outsideLinks.length} symbolic link(s) lead outside '${inputs.sourceFolder}' and were followed: ${shown.join(", ")}${selection.outsideLinks.length > shown.length ? `, and ${selection.outsideLinks.length - shown.length} more` : ""}. Set followSymlinks: false to skip links.`,
+    );
+  }
   // Names Azure would refuse or store under another name are refused before anything changes.
   const naming = nameFiles(inputs.blobPrefix, selection.files);
   if (naming.refused.length) {
@@ -52,7 +65,18 @@ void runTask(async ({ agent, signal }) => {
   const totalBytes = selection.files.reduce((sum, f) => sum + f.size, 0);
   agent.info(`Source: ${selection.files.length} files, ${formatBytes(totalBytes)} in '${inputs.sourceFolder}'.`);
 
+  if (agent.getEndpointUrl(inputs.connectionId) === undefined && agent.getEndpointAuthorizationScheme(inputs.connectionId) === undefined) {
+    reader.fail(
+      "azureSubscription",
+      `no service connection '${inputs.connectionId}' is available to this job. Check its name (Project settings > Service connections) and that this pipeline is authorized to use it.`,
+    );
+  }
   const session = signIn(agent, reader, "azureSubscription", inputs.connectionId);
+  return copy(session).catch(async (e: unknown) => {
+    throw await explainSignInError(e, session.connection);
+  });
+
+  async function copy(session: AzureSession): Promise<string> {
   const account = await resolveStorageAccount(session, reader, "storageAccount", inputs.storageAccount);
   const access = await openBlobAccess(session, account, inputs.auth, blobPipelineOptions());
   const container = access.service.getContainerClient(inputs.containerName);
@@ -139,6 +163,7 @@ void runTask(async ({ agent, signal }) => {
     ],
   });
   return `${verb} ${result.uploaded}, skipped ${result.skipped}, ${inputs.dryRun ? "would delete" : "deleted"} ${result.deleted}.`;
+  }
 }, taskLibAgent({ secretInputs: SECRET_INPUTS }));
 
 /**
@@ -150,7 +175,7 @@ async function ensureContainer(container: ContainerClient, auth: string, signal:
     await container.listBlobsFlat({ abortSignal: signal }).byPage({ maxPageSize: 1 }).next();
     return;
   } catch (e) {
-    if (errorStatus(e) !== 404) throw e;
+    if (errorStatus(e) !== 404) throw explainListingError(e, container.containerName, "");
   }
   if (auth === "sas") {
     throw new TaskError(

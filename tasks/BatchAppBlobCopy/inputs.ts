@@ -7,6 +7,7 @@ import * as path from "node:path";
 import { InputReader } from "../../runtime/inputs";
 import type { BlobAuth } from "../../runtime/storage";
 import { containerNameProblem, normaliseBlobPrefix } from "../../runtime/blob-naming";
+import { missingSasPermissions, parseSasToken } from "../../runtime/blob-sas";
 
 export interface BlobCopyInputs {
   connectionId: string;
@@ -27,6 +28,8 @@ export interface BlobCopyInputs {
   concurrency: number;
   blockSizeBytes: number;
   readSasHours: number;
+  /** Follow symbolic links (links leading outside the folder are reported). */
+  followSymlinks: boolean;
 }
 
 export function readBlobCopyInputs(reader: InputReader): BlobCopyInputs {
@@ -53,6 +56,19 @@ export function readBlobCopyInputs(reader: InputReader): BlobCopyInputs {
     const token = reader.optionalString("sasToken");
     if (!token) reader.fail("sasToken", "a SAS token is required when authType is 'sas'.");
     if (!/(^|[?&])sig=/.test(token)) reader.fail("sasToken", "the value is not a SAS token (it has no 'sig=' parameter).");
+    // What the run needs, read from the token's own `sp`, before anything is uploaded.
+    const sas = parseSasToken(token);
+    const dryRun = reader.bool("dryRun");
+    const needed = dryRun ? "rl" : `rwl${reader.bool("deleteStale") ? "d" : ""}`;
+    const missing = missingSasPermissions(sas, needed);
+    if (sas.permissions && missing.length) {
+      const names: Record<string, string> = { r: "r (read)", w: "w (write)", l: "l (list)", d: "d (delete, for deleteStale)" };
+      reader.fail(
+        "sasToken",
+        `the SAS grants sp=${sas.permissions}, which lacks ${missing.map((p) => names[p] ?? p).join(", ")}. Nothing was changed. Create a SAS with sp=${needed}${needed.includes("d") ? "" : " (and d if you turn on deleteStale)"}, or turn off deleteStale.`,
+      );
+    }
+    if (sas.expiresOn && sas.expiresOn.getTime() < Date.now()) reader.fail("sasToken", `the SAS expired at ${sas.expiresOn.toISOString()} (its 'se'). Create a new one.`);
     auth = { kind: "sas", token };
   } else {
     auth = { kind: authKind };
@@ -88,5 +104,6 @@ export function readBlobCopyInputs(reader: InputReader): BlobCopyInputs {
     concurrency: reader.int("concurrency", { min: 1, max: 128 }),
     blockSizeBytes: reader.int("blockSizeMB", { min: 1, max: 100 }) * 1024 * 1024,
     readSasHours,
+    followSymlinks: reader.bool("followSymlinks"),
   };
 }

@@ -12,9 +12,9 @@
 import * as fs from "node:fs";
 import { lookup as lookupMimeType } from "mime-types";
 import type { ContainerClient } from "@azure/storage-blob";
-import type { SourceFile } from "../../runtime/files";
+import { explainFileError, type SourceFile } from "../../runtime/files";
 import type { NamedFile } from "../../runtime/blob-naming";
-import { TaskError } from "../../runtime/errors";
+import { describeError, errorCode, errorStatus, TaskError } from "../../runtime/errors";
 import { retryThrottled } from "../../runtime/retry";
 import { forEachLimited } from "../../runtime/concurrency";
 import { contentMd5Base64, md5Of, md5OfFile } from "../../runtime/blob-md5";
@@ -93,9 +93,36 @@ export function staleBlobNames(wanted: ReadonlySet<string>, existing: ReadonlyMa
   return [...existing.keys()].filter((name) => !wanted.has(name) && !isLockBlobName(name) && isManaged(name)).sort();
 }
 
+/** A blob someone else holds a lease on cannot be written or deleted without that lease id. */
+function explainLeased(error: unknown, containerName: string, blobName: string, action: "overwritten" | "deleted"): unknown {
+  if (errorCode(error) !== "LeaseIdMissing" && errorCode(error) !== "LeaseIdMismatchWithBlobOperation") return error;
+  return Object.assign(
+    new TaskError(
+      "BlobLeased",
+      `Blob '${containerName}/${blobName}' has an active lease held by someone else (${errorCode(error)}), so it cannot be ${action}. Find what holds it (a running job or another tool), let it finish or break the lease (az storage blob lease break), then run the task again; blobs done so far are kept.`,
+    ),
+    { cause: error },
+  );
+}
+
+/** A listing that failed, with what was being listed and what to do. */
+export function explainListingError(error: unknown, containerName: string, prefix: string): unknown {
+  const status = errorStatus(error);
+  if (status !== undefined && status < 500 && status !== 408) return error;
+  return Object.assign(
+    new TaskError(
+      "ListFailed",
+      `Listing the blobs under '${containerName}/${prefix}' failed after retries: ${describeError(error)}. Nothing was changed. This is a fault on the service or network side: run the task again; if it persists, check the storage account's health and the agent's network.`,
+    ),
+    { cause: error },
+  );
+}
+
 export async function syncFiles(container: ContainerClient, files: NamedFile<SourceFile>[], options: SyncOptions, events: SyncEvents = {}): Promise<SyncResult> {
   const retry = <T>(operation: () => Promise<T>) => retryThrottled(operation, { signal: options.signal });
-  const { containerExists, blobs: existing } = await retry(() => listExistingBlobs(container, options.prefix, options.signal));
+  const { containerExists, blobs: existing } = await retry(() => listExistingBlobs(container, options.prefix, options.signal)).catch((e: unknown) => {
+    throw explainListingError(e, container.containerName, options.prefix);
+  });
   const wanted = new Set(files.map((f) => f.name));
   const stale = options.deleteStale ? staleBlobNames(wanted, existing, options.isManaged) : [];
   const overCap = stale.length > options.maxDeletes;
@@ -114,7 +141,12 @@ export async function syncFiles(container: ContainerClient, files: NamedFile<Sou
   await forEachLimited(
     files,
     options.concurrency,
-    async ({ file, name }) => {
+    ({ file, name }) => syncOne(file, name).catch((e: unknown) => {
+      throw explainFileError(explainLeased(e, container.containerName, options.prefix + name, "overwritten"), file);
+    }),
+    options.signal,
+  );
+  async function syncOne(file: SourceFile, name: string): Promise<void> {
       const blob = existing.get(name);
       // Small files: one read gives both the hash and the body, so the Content-MD5 always matches what is sent.
       const content = file.size <= READ_ONCE_MAX_BYTES ? await fs.promises.readFile(file.absolutePath, { signal: options.signal }) : undefined;
@@ -150,9 +182,7 @@ export async function syncFiles(container: ContainerClient, files: NamedFile<Sou
       result.bytesUploaded += size;
       result.uploadedNames.push(name);
       events.onFileDone?.(file, "uploaded");
-    },
-    options.signal,
-  );
+  }
 
   const toDelete = stale.filter((name) => !kept.has(name));
   if (toDelete.length) {
@@ -167,7 +197,7 @@ export async function syncFiles(container: ContainerClient, files: NamedFile<Sou
         async (name) => {
           await retry(() => container.deleteBlob(options.prefix + name, { deleteSnapshots: "include", abortSignal: options.signal })).catch((e: { statusCode?: number }) => {
             // Already gone (an earlier, interrupted run deleted it): that is the goal.
-            if (e.statusCode !== 404) throw e;
+            if (e.statusCode !== 404) throw explainLeased(e, container.containerName, options.prefix + name, "deleted");
           });
           result.deleted++;
           result.deletedNames.push(name);

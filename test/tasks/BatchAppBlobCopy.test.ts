@@ -3,8 +3,10 @@
  * process) against the local Azure. One scenario per test.
  */
 import { strict as assert } from "node:assert";
+import { spawnSync } from "node:child_process";
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
+import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import { generate } from "selfsigned";
@@ -571,6 +573,145 @@ describe("BatchAppBlobCopy@1", function () {
     const quiet = await run({ sourceFolder: source2, containerName: alone, blobPrefix: "app/1/", authType: "accessKey", readSasHours: 1 });
     assert.equal(quiet.result, "Succeeded", explain(quiet));
     assert.ok(!quiet.issues.some((i) => i.message.includes("holds blobs outside")), JSON.stringify(quiet.issues));
+  });
+
+  describe("messages a user can act on", () => {
+    const writesSince = (logStart: number) => azure.log.entries.slice(logStart).filter((e) => e.service === "blob" && e.method !== "GET" && e.method !== "HEAD");
+
+    it("a file name that is not valid UTF-8 names the file and the fix (not a bare ENOENT)", async () => {
+      const { container, source } = scenario();
+      fs.writeFileSync(Buffer.concat([Buffer.from(`${source}/bad-`), Buffer.from([0xff, 0xfe]), Buffer.from(".txt")]), "x");
+      const r = await run({ sourceFolder: source, containerName: container });
+      assert.equal(r.result, "Failed");
+      assert.match(r.message ?? "", /Cannot open 'bad-\uFFFD\uFFFD\.txt' \(.*\): its name is not valid UTF-8 .*Rename the file/);
+      assert.doesNotMatch(r.message ?? "", /ENOENT: ENOENT/);
+    });
+
+    it("a file deleted mid-run is named, with what to do", async () => {
+      const { container, source } = scenario();
+      fs.mkdirSync(path.join(source, "zz"));
+      for (let i = 0; i < 6; i++) fs.writeFileSync(path.join(source, `zz/f${i}.txt`), `file ${i}`);
+      azure.faults.add({ service: "blob", kind: "slow", method: "PUT", delayMs: 250, path: new RegExp(`/${container}/.+`) });
+      const logStart = azure.log.entries.length;
+      const pending = run({ sourceFolder: source, containerName: container, concurrency: 1 });
+      const deadline = Date.now() + 60_000;
+      while (!azure.log.entries.slice(logStart).some((e) => e.method === "PUT" && e.path.includes(`/${container}/`) && !e.path.endsWith(".blobcopy-lock"))) {
+        assert.ok(Date.now() < deadline, "uploads started");
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      fs.rmSync(path.join(source, "zz/f5.txt"));
+      const r = await pending;
+      azure.faults.reset();
+      assert.equal(r.result, "Failed");
+      assert.match(r.message ?? "", /Cannot read 'zz\/f5\.txt' \(.*f5\.txt\): it was deleted or renamed after the folder was listed \(ENOENT\)\. Make sure no other step changes the source folder/);
+    });
+
+    it("a service connection name that does not exist is named as such", async () => {
+      const { container, source } = scenario();
+      const r = await run({ sourceFolder: source, containerName: container, azureSubscription: "NoSuchConnection" });
+      assert.equal(r.result, "Failed");
+      assert.match(r.message ?? "", /Input 'azureSubscription' \(Azure subscription\): no service connection 'NoSuchConnection' is available to this job\. Check its name .* authorized to use it/);
+    });
+
+    it("a wrong tenant id and an unreachable authority are told apart, each naming tenant and authority", async () => {
+      const { container, source } = scenario();
+      const auth = JSON.parse(azure.info.env.ENDPOINT_AUTH_LocalAzure) as { scheme: string; parameters: Record<string, string> };
+      const wrongTenant = "00000000-1111-2222-3333-444444444444";
+      const tenantEnv = { ...azure.info.env, ENDPOINT_AUTH_LocalAzure: JSON.stringify({ ...auth, parameters: { ...auth.parameters, tenantid: wrongTenant } }), ENDPOINT_AUTH_PARAMETER_LocalAzure_TENANTID: wrongTenant };
+      const r = await run({ sourceFolder: source, containerName: container }, { env: tenantEnv });
+      assert.equal(r.result, "Failed");
+      assert.match(r.message ?? "", new RegExp(`service connection 'LocalAzure' failed: the authority .* does not know tenant '${wrongTenant}' \\(HTTP 400: AADSTS90002.*\\)\\. Check the connection's tenant id`));
+      assert.doesNotMatch(r.message ?? "", /endpoints_resolution_error/);
+
+      // A loopback port nobody listens on.
+      const closed = net.createServer();
+      await new Promise<void>((resolve) => closed.listen(0, "127.0.0.1", resolve));
+      const port = (closed.address() as net.AddressInfo).port;
+      await new Promise((resolve) => closed.close(resolve));
+      const nowhere = `https://127.0.0.1:${port}/`;
+      const unreachable = { ...azure.info.env, ENDPOINT_DATA_LocalAzure_ACTIVEDIRECTORYAUTHORITY: nowhere, ENDPOINT_DATA_LocalAzure_ENVIRONMENTAUTHORITYURL: nowhere };
+      const u = await run({ sourceFolder: source, containerName: container }, { env: unreachable });
+      assert.equal(u.result, "Failed");
+      assert.match(u.message ?? "", new RegExp(`the authority ${nowhere.replace(/[.]/g, "\\.")} could not be reached from this agent \\(ECONNREFUSED\\) to look up tenant .*Check the agent's network`));
+    });
+
+    it("a SAS without delete permission with deleteStale is refused from its sp, before any upload", async () => {
+      const { container, source } = scenario();
+      await keyed.getContainerClient(container).create();
+      const sasToken = generateBlobSASQueryParameters(
+        { containerName: container, permissions: ContainerSASPermissions.parse("rwl"), expiresOn: new Date(Date.now() + 3600_000) },
+        new StorageSharedKeyCredential(azure.info.storage.accountName, azure.info.storage.accountKey),
+      ).toString();
+      const logStart = azure.log.entries.length;
+      const r = await run({ sourceFolder: source, containerName: container, blobPrefix: "app/", authType: "sas", sasToken, deleteStale: true });
+      assert.equal(r.result, "Failed");
+      assert.match(r.message ?? "", /Input 'sasToken' \(SAS token\): the SAS grants sp=rwl, which lacks d \(delete, for deleteStale\)\. Nothing was changed\. Create a SAS with sp=rwld/);
+      assert.deepEqual(writesSince(logStart), []);
+    });
+
+    it("a SAS for a container that does not exist says so", async () => {
+      const { container, source } = scenario();
+      const sasToken = generateBlobSASQueryParameters(
+        { containerName: container, permissions: ContainerSASPermissions.parse("racwdl"), expiresOn: new Date(Date.now() + 3600_000) },
+        new StorageSharedKeyCredential(azure.info.storage.accountName, azure.info.storage.accountKey),
+      ).toString();
+      const r = await run({ sourceFolder: source, containerName: container, authType: "sas", sasToken });
+      assert.equal(r.result, "Failed");
+      assert.match(r.message ?? "", new RegExp(`Container '${container}' does not exist, and a container SAS cannot create it\\. Create the container`));
+    });
+
+    it("a blob leased by someone else is named (not a bare LeaseIdMissing)", async () => {
+      const { container, source } = scenario();
+      await run({ sourceFolder: source, containerName: container, blobPrefix: "app/" });
+      await keyed.getContainerClient(container).getBlobClient("app/app.py").getBlobLeaseClient().acquireLease(-1);
+      fs.writeFileSync(path.join(source, "app.py"), "changed\n");
+      const r = await run({ sourceFolder: source, containerName: container, blobPrefix: "app/" });
+      assert.equal(r.result, "Failed");
+      assert.match(r.message ?? "", new RegExp(`Blob '${container}/app/app\\.py' has an active lease held by someone else \\(LeaseIdMissing\\), so it cannot be overwritten`));
+    });
+
+    it("an HTTP 500 from the listing says what was being listed and what to do", async () => {
+      const { container, source } = scenario();
+      await keyed.getContainerClient(container).create();
+      azure.faults.add({ service: "blob", kind: "500", method: "GET", path: new RegExp(`/${container}$`) });
+      const r = await run({ sourceFolder: source, containerName: container, blobPrefix: "app/", dryRun: true });
+      azure.faults.reset();
+      assert.equal(r.result, "Failed");
+      assert.match(r.message ?? "", new RegExp(`Listing the blobs under '${container}/app/' failed after retries: .*\\(HTTP 500\\).*Nothing was changed\\. This is a fault on the service or network side: run the task again`));
+    });
+
+    it("a dry run over the delete cap prints the whole plan, then fails", async () => {
+      const { container, source } = scenario();
+      await run({ sourceFolder: source, containerName: container, blobPrefix: "app/" });
+      for (const n of ["a", "b", "c"]) await keyed.getContainerClient(container).getBlockBlobClient(`app/old-${n}.txt`).upload("x", 1);
+      fs.writeFileSync(path.join(source, "app.py"), "changed\n");
+      const r = await run({ sourceFolder: source, containerName: container, blobPrefix: "app/", deleteStale: true, maxDeletes: 2, dryRun: true });
+      assert.equal(r.result, "Failed");
+      assert.ok(r.lines.some((l) => l.startsWith("Would upload app.py")), "the uploads of the plan");
+      assert.deepEqual(r.lines.filter((l) => l.startsWith("Would delete")), ["Would delete app/old-a.txt", "Would delete app/old-b.txt", "Would delete app/old-c.txt"]);
+      assert.match(r.message ?? "", /3 blobs .* would be deleted, more than maxDeletes \(2\)/);
+    });
+
+    it("links leading outside the source folder are reported; fifos and dangling links are skipped with a warning and a count", async () => {
+      const { container, source } = scenario();
+      const outside = fs.mkdtempSync(path.join(workRoot, "outside-"));
+      fs.writeFileSync(path.join(outside, "shared.cfg"), "shared");
+      fs.symlinkSync(path.join(outside, "shared.cfg"), path.join(source, "shared.cfg"));
+      fs.symlinkSync(path.join(source, "nowhere"), path.join(source, "dangling"));
+      spawnSync("mkfifo", [path.join(source, "pipe")]);
+      assert.ok(fs.lstatSync(path.join(source, "pipe")).isFIFO());
+      const r = await run({ sourceFolder: source, containerName: container });
+      assert.equal(r.result, "Succeeded", explain(r));
+      const warnings = r.issues.filter((i) => i.type === "warning").map((i) => i.message);
+      assert.ok(warnings.some((w) => /^2 path\(s\) .* are not regular files and were skipped: 'dangling' \(dangling link\), 'pipe' \(fifo\)\.$/.test(w)), warnings.join("\n"));
+      assert.ok(warnings.some((w) => w.startsWith("1 symbolic link(s) lead outside") && w.includes("'shared.cfg' -> ") && w.includes("followSymlinks: false")), warnings.join("\n"));
+      const blobs = await blobsUnder(keyed.getContainerClient(container), "");
+      assert.ok(blobs.has("shared.cfg") && !blobs.has("pipe") && !blobs.has("dangling"));
+
+      const noLinks = await run({ sourceFolder: source, containerName: container, followSymlinks: false, mode: "copy" });
+      assert.equal(noLinks.result, "Succeeded", explain(noLinks));
+      assert.ok(noLinks.issues.some((i) => i.message.includes("'shared.cfg' (link (followSymlinks is false))")));
+    });
   });
 
   describe("bad input fails before anything changes in Azure, naming the input and the fix", () => {
