@@ -42,7 +42,13 @@ export async function acquireBlobLock(
   container: ContainerClient,
   prefix: string,
   holder: LockHolder,
-  options: { leaseSeconds?: number; signal?: AbortSignal; onRenewFailed?(error: unknown): void } = {},
+  options: {
+    leaseSeconds?: number;
+    signal?: AbortSignal;
+    onRenewFailed?(error: unknown): void;
+    /** Called when the container does not exist (creates it, or throws); the lock is then tried again. */
+    onContainerMissing?(): Promise<void>;
+  } = {},
 ): Promise<HeldLock> {
   const name = lockBlobName(prefix);
   const blob = container.getBlockBlobClient(name);
@@ -56,7 +62,11 @@ export async function acquireBlobLock(
       await retry(() => lease.acquireLease(leaseSeconds, { abortSignal: options.signal }));
       break;
     } catch (e) {
-      if (errorStatus(e) === 404 && attempt < 2) {
+      if (errorStatus(e) === 404 && errorCode(e) === "ContainerNotFound" && options.onContainerMissing && attempt < 3) {
+        await options.onContainerMissing();
+        continue;
+      }
+      if (errorStatus(e) === 404 && attempt < 3) {
         // First run on this prefix: create the (empty) lock blob; a concurrent creator wins just as well.
         await retry(() => blob.upload("", 0, { conditions: { ifNoneMatch: "*" }, abortSignal: options.signal })).catch((ce: unknown) => {
           if (errorStatus(ce) !== 409 && errorStatus(ce) !== 412) throw ce;

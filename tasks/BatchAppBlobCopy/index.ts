@@ -5,22 +5,25 @@
 import { InputReader } from "../../runtime/inputs";
 import { runTask } from "../../runtime/run";
 import { taskLibAgent } from "../../runtime/agent";
-import { signIn, type AzureSession } from "../../runtime/session";
+import { signIn } from "../../runtime/session";
 import { explainSignInError } from "../../runtime/sign-in-errors";
-import { explainBlobError, openBlobAccess, resolveStorageAccount } from "../../runtime/storage";
+import { explainBlobError, openBlobAccess, resolveStorageAccount, type BlobAccess } from "../../runtime/storage";
 import { pathSelector, selectFiles } from "../../runtime/files";
 import { encodeBlobPath, nameFiles } from "../../runtime/blob-naming";
 import { acquireBlobLock, lockBlobName, type HeldLock } from "../../runtime/blob-lock";
-import { errorStatus, TaskError } from "../../runtime/errors";
+import { TaskError } from "../../runtime/errors";
 import { retryThrottled } from "../../runtime/retry";
 import type { ContainerClient } from "@azure/storage-blob";
 import { TransferProgress, formatBytes, formatDuration } from "../../runtime/progress";
 import { publishSummary } from "../../runtime/summary";
 import { readBlobCopyInputs } from "./inputs";
-import { explainListingError, syncFiles } from "./sync";
+import { syncFiles } from "./sync";
 import { createReadSas } from "../../runtime/blob-sas";
 import { blobPipelineOptions } from "../../runtime/blob-retry";
 import manifest from "./task.json";
+
+/** The scope Blob storage tokens are asked for (the same in every public and sovereign cloud). */
+const BLOB_TOKEN_SCOPE = "https://storage.azure.com/.default";
 
 /** Inputs that carry secrets: masked before anything reads them. */
 const SECRET_INPUTS = ["sasToken"];
@@ -28,6 +31,22 @@ const SECRET_INPUTS = ["sasToken"];
 void runTask(async ({ agent, signal }) => {
   const reader = new InputReader(agent, manifest);
   const inputs = readBlobCopyInputs(reader);
+
+  if (agent.getEndpointUrl(inputs.connectionId) === undefined && agent.getEndpointAuthorizationScheme(inputs.connectionId) === undefined) {
+    reader.fail(
+      "azureSubscription",
+      `no service connection '${inputs.connectionId}' is available to this job. Check its name (Project settings > Service connections) and that this pipeline is authorized to use it.`,
+    );
+  }
+  const session = signIn(agent, reader, "azureSubscription", inputs.connectionId);
+  const explainSignIn = async (e: unknown): Promise<never> => {
+    throw await explainSignInError(e, session.connection);
+  };
+  // Reads only, so they start now and overlap the scan of the source folder: the account's lookup
+  // through ARM (and its key), and with Entra the Blob token, which the credential then has cached.
+  const accessLookup = resolveStorageAccount(session, reader, "storageAccount", inputs.storageAccount).then((account) => openBlobAccess(session, account, inputs.auth, blobPipelineOptions()));
+  accessLookup.catch(() => undefined); // awaited below, once the source folder has been checked
+  if (inputs.auth.kind === "entra") session.credential.getToken(BLOB_TOKEN_SCOPE, { abortSignal: signal }).catch(() => undefined);
 
   const selection = await selectFiles(inputs.sourceFolder, inputs.include, inputs.exclude, { followSymlinks: inputs.followSymlinks });
   if (selection.scanned === 0) {
@@ -65,20 +84,10 @@ void runTask(async ({ agent, signal }) => {
   const totalBytes = selection.files.reduce((sum, f) => sum + f.size, 0);
   agent.info(`Source: ${selection.files.length} files, ${formatBytes(totalBytes)} in '${inputs.sourceFolder}'.`);
 
-  if (agent.getEndpointUrl(inputs.connectionId) === undefined && agent.getEndpointAuthorizationScheme(inputs.connectionId) === undefined) {
-    reader.fail(
-      "azureSubscription",
-      `no service connection '${inputs.connectionId}' is available to this job. Check its name (Project settings > Service connections) and that this pipeline is authorized to use it.`,
-    );
-  }
-  const session = signIn(agent, reader, "azureSubscription", inputs.connectionId);
-  return copy(session).catch(async (e: unknown) => {
-    throw await explainSignInError(e, session.connection);
-  });
+  return copy(await accessLookup.catch(explainSignIn)).catch(explainSignIn);
 
-  async function copy(session: AzureSession): Promise<string> {
-  const account = await resolveStorageAccount(session, reader, "storageAccount", inputs.storageAccount);
-  const access = await openBlobAccess(session, account, inputs.auth, blobPipelineOptions());
+  async function copy(access: BlobAccess): Promise<string> {
+  const account = access.account;
   const container = access.service.getContainerClient(inputs.containerName);
   const containerUrl = `${account.blobEndpoint.replace(/\/?$/, "/")}${inputs.containerName}`;
   // Percent-encoded: '#', '?', '%' or a space in the prefix would otherwise break the URL (a SAS would land in its fragment).
@@ -88,10 +97,8 @@ void runTask(async ({ agent, signal }) => {
   // One run at a time per prefix: a lease on a lock blob beside it, renewed while the run works.
   let lock: HeldLock | undefined;
   if (!inputs.dryRun) {
-    await ensureContainer(container, access.auth, signal).catch((e: unknown) => {
-      throw explainBlobError(e, access);
-    });
-    lock = await acquireBlobLock(container, inputs.blobPrefix, { description: describeRun(agent) }, { signal }).catch((e: unknown) => {
+    // The container is created when the lock finds it missing (one round trip less on every run).
+    lock = await acquireBlobLock(container, inputs.blobPrefix, { description: describeRun(agent) }, { signal, onContainerMissing: () => createContainer(container, access.auth, signal) }).catch((e: unknown) => {
       throw explainBlobError(e, access);
     });
     agent.debug(`Holding the lock ${inputs.containerName}/${lock.name}.`);
@@ -166,17 +173,8 @@ void runTask(async ({ agent, signal }) => {
   }
 }, taskLibAgent({ secretInputs: SECRET_INPUTS }));
 
-/**
- * Creates the container when a one-blob listing says it is missing (a
- * container SAS may list but not read container properties or create it).
- */
-async function ensureContainer(container: ContainerClient, auth: string, signal: AbortSignal): Promise<void> {
-  try {
-    await container.listBlobsFlat({ abortSignal: signal }).byPage({ maxPageSize: 1 }).next();
-    return;
-  } catch (e) {
-    if (errorStatus(e) !== 404) throw explainListingError(e, container.containerName, "");
-  }
+/** Creates the missing container (private); a container SAS cannot, so it is told what to do instead. */
+async function createContainer(container: ContainerClient, auth: string, signal: AbortSignal): Promise<void> {
   if (auth === "sas") {
     throw new TaskError(
       "ContainerNotFound",
