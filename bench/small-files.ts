@@ -37,6 +37,12 @@ const median = (xs: number[]) => {
 const round = (x: number, digits = 2) => Math.round(x * 10 ** digits) / 10 ** digits;
 const secs = (ms: number) => round(ms / 1000, 2);
 const log = (line: string) => void process.stdout.write(`${line}\n`);
+/** What bench/maxrss.cjs reports at exit. */
+const cpuMs = (stderr: string) => Number(/BENCH_CPU_MS=(\d+)/.exec(stderr)?.[1] ?? NaN);
+const preload = path.join(__dirname, "maxrss.cjs");
+/** --cpu-prof DIR: our task and the raw uploader write V8 CPU profiles there (to find the task's own per-file cost). */
+const profileDir = args.includes("--cpu-prof") ? args[args.indexOf("--cpu-prof") + 1] : undefined;
+const profileArgs = profileDir ? ["--cpu-prof", "--cpu-prof-dir", path.resolve(profileDir)] : [];
 
 function exec(command: string, argv: string[], env: Record<string, string>, timeoutMs: number): Promise<{ code: number | null; stdout: string; stderr: string; ms: number }> {
   return new Promise((resolve) => {
@@ -90,10 +96,11 @@ async function main(): Promise<void> {
         env: info.env,
         inputs: { azureSubscription: "LocalAzure", storageAccount: info.storage.accountName, containerName: container, sourceFolder: treeDir, mode: "sync", authType: auth, concurrency: CONCURRENCY },
         timeoutMs: 600_000,
+        nodeArgs: ["-r", preload, ...profileArgs],
       });
       fs.rmSync(r.tempDir, { recursive: true, force: true });
       if (r.result !== "Succeeded" || Number(r.outputs.UploadedCount?.value) !== tree.files) throw new Error(`our task (${auth}): ${r.result}: ${r.message}\n${r.stderr.slice(-2000)}`);
-      return r.durationMs;
+      return { ms: r.durationMs, cpuMs: cpuMs(r.stderr) };
     };
     const raw = async (container: string, auth: Auth) => {
       const job = {
@@ -106,9 +113,9 @@ async function main(): Promise<void> {
         blockSizeBytes: BLOCK_SIZE_MB * 1024 * 1024,
         entra: auth === "entra" ? { authorityHost: info.authorityHost, tenantId: info.tenantId, clientId: info.clientId, clientSecret: info.clientSecret } : undefined,
       };
-      const r = await exec(process.execPath, [rawEntry, JSON.stringify(job)], { PATH: process.env.PATH ?? "", NODE_EXTRA_CA_CERTS: info.caCertPath }, 600_000);
+      const r = await exec(process.execPath, ["-r", preload, ...profileArgs, rawEntry, JSON.stringify(job)], { PATH: process.env.PATH ?? "", NODE_EXTRA_CA_CERTS: info.caCertPath }, 600_000);
       if (r.code !== 0) throw new Error(`raw uploader (${auth}) failed (${r.code}): ${r.stderr.slice(-2000)}`);
-      return r.ms;
+      return { ms: r.ms, cpuMs: cpuMs(r.stderr) };
     };
     const drop = (container: string) => keyed.getContainerClient(container).deleteIfExists();
 
@@ -119,6 +126,7 @@ async function main(): Promise<void> {
       { key: "rawEntra", label: "raw uploader, Entra", run: (c: string) => raw(c, "entra") },
     ] as const;
     const runs: Record<(typeof contestants)[number]["key"], number[]> = { oursKey: [], rawKey: [], oursEntra: [], rawEntra: [] };
+    const cpu: Record<(typeof contestants)[number]["key"], number[]> = { oursKey: [], rawKey: [], oursEntra: [], rawEntra: [] };
     for (const c of contestants) {
       await c.run(`warm-${c.key.toLowerCase()}`);
       await drop(`warm-${c.key.toLowerCase()}`);
@@ -128,9 +136,10 @@ async function main(): Promise<void> {
       for (let i = 0; i < contestants.length; i++) {
         const c = contestants[(i + rep) % contestants.length];
         const container = `${c.key.toLowerCase()}-${rep}`;
-        const ms = await c.run(container);
+        const { ms, cpuMs: used } = await c.run(container);
         runs[c.key].push(ms);
-        line.push(`${c.key} ${secs(ms)} s`);
+        cpu[c.key].push(used);
+        line.push(`${c.key} ${secs(ms)} s (cpu ${secs(used)} s)`);
         await drop(container);
       }
       log(`  [${rep + 1}/${REPEAT}] ${line.join(", ")}`);
@@ -141,9 +150,14 @@ async function main(): Promise<void> {
       { target: `accessKey: ours / raw uploader (account key) <= ${TARGET}`, value: m.oursKey / m.rawKey },
       { target: `entra: ours / raw uploader (Entra) <= ${TARGET}`, value: m.oursEntra / m.rawEntra },
     ].map((t) => ({ ...t, pass: t.value <= TARGET }));
-    const info2 = [{ figure: "entra: ours / raw uploader (account key)", value: m.oursEntra / m.rawKey }];
+    const c = Object.fromEntries(Object.entries(cpu).map(([k, v]) => [k, median(v)])) as Record<keyof typeof cpu, number>;
+    const info2 = [
+      { figure: "entra: ours / raw uploader (account key)", value: m.oursEntra / m.rawKey },
+      { figure: "client CPU, accessKey: ours / raw uploader", value: c.oursKey / c.rawKey },
+      { figure: "client CPU, entra: ours / raw uploader", value: c.oursEntra / c.rawEntra },
+    ];
     log("");
-    for (const c of contestants) log(`${c.label.padEnd(28)} ${`${secs(m[c.key])} s`.padStart(8)}  ${runs[c.key].map(secs).join(", ")}`);
+    for (const k of contestants) log(`${k.label.padEnd(28)} ${`${secs(m[k.key])} s`.padStart(8)}  ${runs[k.key].map(secs).join(", ")}  (client CPU ${secs(c[k.key])} s)`);
     log("");
     const w = Math.max(...targets.map((t) => t.target.length), ...info2.map((t) => t.figure.length));
     for (const t of targets) log(`${t.target.padEnd(w)}  ${round(t.value).toFixed(2)}  ${t.pass ? "PASS" : "FAIL"}`);
@@ -159,6 +173,7 @@ async function main(): Promise<void> {
         setup: { tree: { files: tree.files, bytes: tree.bytes, seed: spec.seed }, concurrency: CONCURRENCY, blockSizeMB: BLOCK_SIZE_MB, repeats: REPEAT, statistic: "median", blob: "local Azurite (blobs on disk) behind the local HTTPS proxy, loopback" },
         secondsMedian: Object.fromEntries(Object.entries(m).map(([k, v]) => [k, secs(v)])),
         runsSeconds: Object.fromEntries(Object.entries(runs).map(([k, v]) => [k, v.map(secs)])),
+        clientCpuSecondsMedian: Object.fromEntries(Object.entries(c).map(([k, v]) => [k, secs(v)])),
         targets: targets.map((t) => ({ target: t.target, value: round(t.value), result: t.pass ? "PASS" : "FAIL" })),
         info: info2.map((t) => ({ figure: t.figure, value: round(t.value) })),
       };

@@ -87,89 +87,89 @@ void runTask(async ({ agent, signal }) => {
   return copy(await accessLookup.catch(explainSignIn)).catch(explainSignIn);
 
   async function copy(access: BlobAccess): Promise<string> {
-  const account = access.account;
-  const container = access.service.getContainerClient(inputs.containerName);
-  const containerUrl = `${account.blobEndpoint.replace(/\/?$/, "/")}${inputs.containerName}`;
-  // Percent-encoded: '#', '?', '%' or a space in the prefix would otherwise break the URL (a SAS would land in its fragment).
-  const prefixUrl = `${containerUrl}/${encodeBlobPath(inputs.blobPrefix)}`;
-  agent.info(`Target: ${prefixUrl} (${inputs.mode}${inputs.deleteStale ? ", deleting stale blobs" : ""}${inputs.dryRun ? ", dry run" : ""}; auth ${access.auth}).`);
+    const account = access.account;
+    const container = access.service.getContainerClient(inputs.containerName);
+    const containerUrl = `${account.blobEndpoint.replace(/\/?$/, "/")}${inputs.containerName}`;
+    // Percent-encoded: '#', '?', '%' or a space in the prefix would otherwise break the URL (a SAS would land in its fragment).
+    const prefixUrl = `${containerUrl}/${encodeBlobPath(inputs.blobPrefix)}`;
+    agent.info(`Target: ${prefixUrl} (${inputs.mode}${inputs.deleteStale ? ", deleting stale blobs" : ""}${inputs.dryRun ? ", dry run" : ""}; auth ${access.auth}).`);
 
-  // One run at a time per prefix: a lease on a lock blob beside it, renewed while the run works.
-  let lock: HeldLock | undefined;
-  if (!inputs.dryRun) {
-    // The container is created when the lock finds it missing (one round trip less on every run).
-    lock = await acquireBlobLock(container, inputs.blobPrefix, { description: describeRun(agent) }, { signal, onContainerMissing: () => createContainer(container, access.auth, signal) }).catch((e: unknown) => {
-      throw explainBlobError(e, access);
-    });
-    agent.debug(`Holding the lock ${inputs.containerName}/${lock.name}.`);
-  }
-  const runSignal = lock ? AbortSignal.any([signal, lock.lost]) : signal;
-
-  const started = Date.now();
-  const progress = new TransferProgress(agent, { operation: inputs.dryRun ? "Comparing" : "Syncing", totalItems: selection.files.length, totalBytes });
-  const isManaged = pathSelector(inputs.include, inputs.exclude);
-  const result = await syncFiles(
-    container,
-    naming.named,
-    {
-      prefix: inputs.blobPrefix,
-      mode: inputs.mode,
-      deleteStale: inputs.deleteStale,
-      maxDeletes: inputs.maxDeletes,
-      dryRun: inputs.dryRun,
-      concurrency: inputs.concurrency,
-      blockSizeBytes: inputs.blockSizeBytes,
-      isManaged,
-      signal: runSignal,
-    },
-    { onBytes: (n) => progress.addBytes(n), onFileDone: () => progress.itemDone(), onPlanLine: (line) => agent.info(line), onWarning: (m) => agent.warning(m) },
-  )
-    .catch((e: unknown) => {
-      throw lock?.lost.aborted ? lock.lost.reason : explainBlobError(e, access);
-    })
-    .finally(() => lock?.release());
-  progress.finish();
-  const duration = Date.now() - started;
-
-  agent.setOutput("ContainerUrl", containerUrl);
-  agent.setOutput("BlobPrefixUrl", prefixUrl);
-  agent.setOutput("UploadedCount", String(result.uploaded));
-  agent.setOutput("SkippedCount", String(result.skipped));
-  agent.setOutput("DeletedCount", String(result.deleted));
-  if (inputs.readSasHours > 0 && !inputs.dryRun) {
-    const sas = await createReadSas(
-      { accountName: account.name, sharedKey: access.sharedKey, service: access.service },
-      { containerName: inputs.containerName, prefix: inputs.blobPrefix, hours: inputs.readSasHours, hierarchicalNamespace: account.isHnsEnabled === true },
-    );
-    if (sas.scope === "directory") {
-      agent.info(`ReadSasUrl is a directory SAS: it reads and lists '${inputs.containerName}/${inputs.blobPrefix}' only (the account has hierarchical namespace).`);
-    } else if (inputs.blobPrefix) {
-      agent.info(
-        `ReadSasUrl reads and lists the whole container '${inputs.containerName}', not only '${inputs.blobPrefix}': on an account without hierarchical namespace a SAS cannot be scoped to a folder.`,
-      );
-      if (await hasBlobsOutsidePrefix(container, inputs.blobPrefix, signal)) {
-        agent.warning(
-          `Container '${inputs.containerName}' holds blobs outside '${inputs.blobPrefix}', and ReadSasUrl can read them too. Give each application its own container if whoever gets the URL must not read the others.`,
-        );
-      }
+    // One run at a time per prefix: a lease on a lock blob beside it, renewed while the run works.
+    let lock: HeldLock | undefined;
+    if (!inputs.dryRun) {
+      // The container is created when the lock finds it missing (one round trip less on every run).
+      lock = await acquireBlobLock(container, inputs.blobPrefix, { description: describeRun(agent) }, { signal, onContainerMissing: () => createContainer(container, access.auth, signal) }).catch((e: unknown) => {
+        throw explainBlobError(e, access);
+      });
+      agent.debug(`Holding the lock ${inputs.containerName}/${lock.name}.`);
     }
-    session.setSecret(sas.query);
-    const sasUrl = `${prefixUrl}?${sas.query}`;
-    agent.setOutput("ReadSasUrl", sasUrl, { secret: true });
-  }
+    const runSignal = lock ? AbortSignal.any([signal, lock.lost]) : signal;
 
-  const verb = inputs.dryRun ? "Would upload" : "Uploaded";
-  publishSummary(agent, agent.getVariable("Agent.TempDirectory"), "batch-app-blob-copy", {
-    title: `Batch app copy${inputs.dryRun ? " (dry run)" : ""}: ${inputs.containerName}/${inputs.blobPrefix}`,
-    rows: [
-      ["Target", prefixUrl],
-      [verb, `${result.uploaded} files (${formatBytes(result.bytesUploaded)})`],
-      ["Up to date (skipped)", String(result.skipped)],
-      [inputs.dryRun ? "Would delete" : "Deleted", String(result.deleted)],
-      ["Duration", formatDuration(duration)],
-    ],
-  });
-  return `${verb} ${result.uploaded}, skipped ${result.skipped}, ${inputs.dryRun ? "would delete" : "deleted"} ${result.deleted}.`;
+    const started = Date.now();
+    const progress = new TransferProgress(agent, { operation: inputs.dryRun ? "Comparing" : "Syncing", totalItems: selection.files.length, totalBytes });
+    const isManaged = pathSelector(inputs.include, inputs.exclude);
+    const result = await syncFiles(
+      container,
+      naming.named,
+      {
+        prefix: inputs.blobPrefix,
+        mode: inputs.mode,
+        deleteStale: inputs.deleteStale,
+        maxDeletes: inputs.maxDeletes,
+        dryRun: inputs.dryRun,
+        concurrency: inputs.concurrency,
+        blockSizeBytes: inputs.blockSizeBytes,
+        isManaged,
+        signal: runSignal,
+      },
+      { onBytes: (n) => progress.addBytes(n), onFileDone: () => progress.itemDone(), onPlanLine: (line) => agent.info(line), onWarning: (m) => agent.warning(m) },
+    )
+      .catch((e: unknown) => {
+        throw lock?.lost.aborted ? lock.lost.reason : explainBlobError(e, access);
+      })
+      .finally(() => lock?.release());
+    progress.finish();
+    const duration = Date.now() - started;
+
+    agent.setOutput("ContainerUrl", containerUrl);
+    agent.setOutput("BlobPrefixUrl", prefixUrl);
+    agent.setOutput("UploadedCount", String(result.uploaded));
+    agent.setOutput("SkippedCount", String(result.skipped));
+    agent.setOutput("DeletedCount", String(result.deleted));
+    if (inputs.readSasHours > 0 && !inputs.dryRun) {
+      const sas = await createReadSas(
+        { accountName: account.name, sharedKey: access.sharedKey, service: access.service },
+        { containerName: inputs.containerName, prefix: inputs.blobPrefix, hours: inputs.readSasHours, hierarchicalNamespace: account.isHnsEnabled === true },
+      );
+      if (sas.scope === "directory") {
+        agent.info(`ReadSasUrl is a directory SAS: it reads and lists '${inputs.containerName}/${inputs.blobPrefix}' only (the account has hierarchical namespace).`);
+      } else if (inputs.blobPrefix) {
+        agent.info(
+          `ReadSasUrl reads and lists the whole container '${inputs.containerName}', not only '${inputs.blobPrefix}': on an account without hierarchical namespace a SAS cannot be scoped to a folder.`,
+        );
+        if (await hasBlobsOutsidePrefix(container, inputs.blobPrefix, signal)) {
+          agent.warning(
+            `Container '${inputs.containerName}' holds blobs outside '${inputs.blobPrefix}', and ReadSasUrl can read them too. Give each application its own container if whoever gets the URL must not read the others.`,
+          );
+        }
+      }
+      session.setSecret(sas.query);
+      const sasUrl = `${prefixUrl}?${sas.query}`;
+      agent.setOutput("ReadSasUrl", sasUrl, { secret: true });
+    }
+
+    const verb = inputs.dryRun ? "Would upload" : "Uploaded";
+    publishSummary(agent, agent.getVariable("Agent.TempDirectory"), "batch-app-blob-copy", {
+      title: `Batch app copy${inputs.dryRun ? " (dry run)" : ""}: ${inputs.containerName}/${inputs.blobPrefix}`,
+      rows: [
+        ["Target", prefixUrl],
+        [verb, `${result.uploaded} files (${formatBytes(result.bytesUploaded)})`],
+        ["Up to date (skipped)", String(result.skipped)],
+        [inputs.dryRun ? "Would delete" : "Deleted", String(result.deleted)],
+        ["Duration", formatDuration(duration)],
+      ],
+    });
+    return `${verb} ${result.uploaded}, skipped ${result.skipped}, ${inputs.dryRun ? "would delete" : "deleted"} ${result.deleted}.`;
   }
 }, taskLibAgent({ secretInputs: SECRET_INPUTS }));
 

@@ -147,41 +147,41 @@ export async function syncFiles(container: ContainerClient, files: NamedFile<Sou
     options.signal,
   );
   async function syncOne(file: SourceFile, name: string): Promise<void> {
-      const blob = existing.get(name);
-      // Small files: one read gives both the hash and the body, so the Content-MD5 always matches what is sent.
-      const content = file.size <= READ_ONCE_MAX_BYTES ? await fs.promises.readFile(file.absolutePath, { signal: options.signal }) : undefined;
-      if (content && options.mode === "sync") events.onBytes?.(content.length);
-      const md5 = content ? md5Of(content) : options.mode === "sync" ? await md5OfFile(file.absolutePath, events.onBytes, options.signal) : undefined;
-      const size = content?.length ?? file.size;
-      const unchanged = options.mode === "sync" && blob !== undefined && md5 !== undefined && blob.size === size && blob.md5 === md5.toString("base64");
-      if (unchanged) {
-        kept.add(name);
-        result.skipped++;
-        events.onFileDone?.(file, "skipped");
-        return;
-      }
-      const reason = blob === undefined ? "new" : options.mode === "copy" ? "copy mode" : blob.md5 === undefined ? "no MD5 on blob" : "changed";
-      if (options.dryRun) {
-        events.onPlanLine?.(`Would upload ${name} (${size} bytes, ${reason})`);
-      } else {
-        const blockBlob = container.getBlockBlobClient(options.prefix + name);
-        // The blob's MD5 is that of the bytes sent: a file that changed since it was hashed above is uploaded as it now is.
-        const sent = await uploadWithMd5(blockBlob, content ? { content, md5 } : { file: file.absolutePath }, {
-          blockSizeBytes: options.blockSizeBytes,
-          blockConcurrency: 4,
-          signal: options.signal,
-          contentType: lookupMimeType(file.relativePath) || "application/octet-stream",
-          onBytes: options.mode === "copy" ? events.onBytes : undefined,
-        });
-        if (md5 && !sent.md5.equals(md5)) {
-          events.onWarning?.(`'${file.relativePath}' changed while it was being uploaded; the blob holds the file as it was read during the upload (its Content-MD5 matches that). Run the task again once the file is stable.`);
-        }
-      }
+    const blob = existing.get(name);
+    // Small files: one read gives both the hash and the body, so the Content-MD5 always matches what is sent.
+    const content = file.size <= READ_ONCE_MAX_BYTES ? await fs.promises.readFile(file.absolutePath, { signal: options.signal }) : undefined;
+    if (content && options.mode === "sync") events.onBytes?.(content.length);
+    const md5 = content ? md5Of(content) : options.mode === "sync" ? await md5OfFile(file.absolutePath, events.onBytes, options.signal) : undefined;
+    const size = content?.length ?? file.size;
+    const unchanged = options.mode === "sync" && blob !== undefined && md5 !== undefined && blob.size === size && blob.md5 === md5.toString("base64");
+    if (unchanged) {
       kept.add(name);
-      result.uploaded++;
-      result.bytesUploaded += size;
-      result.uploadedNames.push(name);
-      events.onFileDone?.(file, "uploaded");
+      result.skipped++;
+      events.onFileDone?.(file, "skipped");
+      return;
+    }
+    const reason = blob === undefined ? "new" : options.mode === "copy" ? "copy mode" : blob.md5 === undefined ? "no MD5 on blob" : "changed";
+    if (options.dryRun) {
+      events.onPlanLine?.(`Would upload ${name} (${size} bytes, ${reason})`);
+    } else {
+      const blockBlob = container.getBlockBlobClient(options.prefix + name);
+      // The blob's MD5 is that of the bytes sent: a file that changed since it was hashed above is uploaded as it now is.
+      const sent = await uploadWithMd5(blockBlob, content ? { content, md5 } : { file: file.absolutePath }, {
+        blockSizeBytes: options.blockSizeBytes,
+        blockConcurrency: 4,
+        signal: options.signal,
+        contentType: lookupMimeType(file.relativePath) || "application/octet-stream",
+        onBytes: options.mode === "copy" ? events.onBytes : undefined,
+      });
+      if (md5 && !sent.md5.equals(md5)) {
+        events.onWarning?.(`'${file.relativePath}' changed while it was being uploaded; the blob holds the file as it was read during the upload (its Content-MD5 matches that). Run the task again once the file is stable.`);
+      }
+    }
+    kept.add(name);
+    result.uploaded++;
+    result.bytesUploaded += size;
+    result.uploadedNames.push(name);
+    events.onFileDone?.(file, "uploaded");
   }
 
   const toDelete = stale.filter((name) => !kept.has(name));
