@@ -9,9 +9,11 @@ import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import type { BlockBlobClient } from "@azure/storage-blob";
 import { retryThrottled } from "./retry";
-import { md5Of } from "./blob-md5";
+import { errorStatus } from "./errors";
+import { md5Of, md5OfFile } from "./blob-md5";
 
-export type UploadSource = { content: Buffer; md5?: Buffer } | { file: string };
+/** A body in memory, or a file; `md5`, when the caller has hashed it already, saves a read. */
+export type UploadSource = { content: Buffer; md5?: Buffer } | { file: string; md5?: Buffer };
 
 export interface Md5UploadOptions {
   /** Bodies above this size go up in blocks of this size. */
@@ -84,6 +86,51 @@ async function putBlocks(blob: BlockBlobClient, readBlock: (index: number) => Pr
   return { md5, bytes };
 }
 
+/**
+ * One Put Blob streamed from the file (no whole-file buffer), with the MD5 of
+ * a hash pass in its header; the bytes sent are hashed too. If they differ
+ * (the file changed in between) it is sent again; a file that keeps changing
+ * is finally read into memory once, so header and body cannot disagree.
+ */
+async function putWholeFile(blob: BlockBlobClient, file: string, size: number, knownMd5: Buffer | undefined, options: Md5UploadOptions): Promise<Md5UploadResult> {
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const stats = attempt === 0 ? { size } : await fs.promises.stat(file);
+    if (stats.size > options.blockSizeBytes || stats.size === 0) break;
+    const md5 = attempt === 0 && knownMd5 ? knownMd5 : await md5OfFile(file, undefined, options.signal);
+    let sent: crypto.Hash | undefined;
+    try {
+      await retryThrottled(
+        () =>
+          blob.upload(
+            () => {
+              const hash = crypto.createHash("md5");
+              sent = hash;
+              const stream = fs.createReadStream(file, { highWaterMark: 256 * 1024, end: Math.max(0, stats.size - 1), signal: options.signal });
+              stream.on("data", (chunk) => hash.update(chunk as Buffer));
+              return stream;
+            },
+            stats.size,
+            { abortSignal: options.signal, blobHTTPHeaders: { blobContentMD5: md5, blobContentType: options.contentType }, metadata: options.metadata },
+          ),
+        { signal: options.signal },
+      );
+    } catch (e) {
+      // The service may check the header against the body (400 Md5Mismatch) and store nothing: if the file changed since it was hashed, hash and send it again.
+      if (errorStatus(e) === 400 && !(await md5OfFile(file, undefined, options.signal)).equals(md5)) continue;
+      // A file that shrank under the stream ends the request short: try again with what it is now.
+      if (options.signal?.aborted || (e as NodeJS.ErrnoException).code === "ENOENT") throw e;
+      if ((await fs.promises.stat(file)).size !== stats.size) continue;
+      throw e;
+    }
+    if (sent && sent.digest().equals(md5)) {
+      options.onBytes?.(stats.size);
+      return { md5, bytes: stats.size };
+    }
+  }
+  const content = await fs.promises.readFile(file, { signal: options.signal });
+  return uploadWithMd5(blob, { content }, options);
+}
+
 export async function uploadWithMd5(blob: BlockBlobClient, source: UploadSource, options: Md5UploadOptions): Promise<Md5UploadResult> {
   const blockSize = options.blockSizeBytes;
   if ("content" in source) {
@@ -95,19 +142,10 @@ export async function uploadWithMd5(blob: BlockBlobClient, source: UploadSource,
     }
     return putBlocks(blob, async (i) => (i * blockSize < content.length ? content.subarray(i * blockSize, (i + 1) * blockSize) : undefined), options);
   }
+  const { size } = await fs.promises.stat(source.file);
+  if (size <= blockSize) return putWholeFile(blob, source.file, size, source.md5, options);
   const handle = await fs.promises.open(source.file, "r");
   try {
-    const { size } = await handle.stat();
-    if (size <= blockSize) {
-      // Read to the end (the file may have grown since it was listed): what is read is what is hashed and sent.
-      const content = await handle.readFile({ signal: options.signal });
-      if (content.length <= blockSize) {
-        const md5 = md5Of(content);
-        await putWhole(blob, content, md5, options);
-        return { md5, bytes: content.length };
-      }
-      return await uploadWithMd5(blob, { content }, options);
-    }
     return await putBlocks(
       blob,
       async () => {

@@ -166,7 +166,7 @@ export async function syncFiles(container: ContainerClient, files: NamedFile<Sou
     } else {
       const blockBlob = container.getBlockBlobClient(options.prefix + name);
       // The blob's MD5 is that of the bytes sent: a file that changed since it was hashed above is uploaded as it now is.
-      const sent = await uploadWithMd5(blockBlob, content ? { content, md5 } : { file: file.absolutePath }, {
+      const sent = await uploadWithMd5(blockBlob, content ? { content, md5 } : { file: file.absolutePath, md5 }, {
         blockSizeBytes: options.blockSizeBytes,
         blockConcurrency: 4,
         signal: options.signal,

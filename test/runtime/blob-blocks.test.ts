@@ -144,6 +144,20 @@ describe("runtime: MD5 and the MD5-carrying upload", function () {
     });
   }
 
+  it("a single-shot file changed after it was hashed is sent again, so its Content-MD5 matches", async () => {
+    const file = path.join(dir, "changed.bin");
+    const before = crypto.randomBytes(200_000);
+    fs.writeFileSync(file, before);
+    const staleMd5 = md5Of(before);
+    const after = crypto.randomBytes(200_000);
+    fs.writeFileSync(file, after); // same size, new bytes, after the caller hashed it
+    const blob = keyed.getContainerClient(container).getBlockBlobClient("changed.bin");
+    const result = await uploadWithMd5(blob, { file, md5: staleMd5 }, { blockSizeBytes: 1024 * 1024 });
+    assert.equal(result.md5.toString("base64"), md5(after), "the MD5 returned is that of what the blob holds");
+    assert.equal(contentMd5Base64((await blob.getProperties()).contentMD5), md5(after));
+    assert.ok((await blob.downloadToBuffer()).equals(after));
+  });
+
   it("a file that grows while it is read gets the MD5 of what was sent", async () => {
     const file = path.join(dir, "growing.bin");
     fs.writeFileSync(file, crypto.randomBytes(3 * 1024 * 1024));
