@@ -4,12 +4,14 @@
  * block concurrency, no listing, no hashing). Bundled and run as its own
  * process, like the task. With `hash`, it also MD5s each file first and sends
  * Content-MD5, as the task does (to split hashing's share from the rest). Reads its job as JSON from argv[2] and prints
- * {"files","bytes","transferMs"} on stdout.
+ * {"files","bytes","transferMs"} on stdout. With `entra`, it signs in as a
+ * service principal (for the like-for-like Entra comparison).
  */
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { BlobServiceClient, StorageSharedKeyCredential } from "@azure/storage-blob";
+import { ClientSecretCredential } from "@azure/identity";
 
 interface Job {
   blobUrl: string;
@@ -20,6 +22,8 @@ interface Job {
   concurrency: number;
   blockSizeBytes: number;
   hash?: boolean;
+  /** Sign in with Entra (a service principal's secret) instead of the account key. */
+  entra?: { authorityHost: string; tenantId: string; clientId: string; clientSecret: string };
 }
 
 async function md5(file: string): Promise<Buffer> {
@@ -40,7 +44,10 @@ function listFiles(root: string, rel = ""): { rel: string; abs: string }[] {
 
 async function main(): Promise<void> {
   const job = JSON.parse(process.argv[2]) as Job;
-  const service = new BlobServiceClient(`${job.blobUrl}/`, new StorageSharedKeyCredential(job.accountName, job.accountKey));
+  const credential = job.entra
+    ? new ClientSecretCredential(job.entra.tenantId, job.entra.clientId, job.entra.clientSecret, { authorityHost: job.entra.authorityHost, disableInstanceDiscovery: true })
+    : new StorageSharedKeyCredential(job.accountName, job.accountKey);
+  const service = new BlobServiceClient(`${job.blobUrl}/`, credential);
   const container = service.getContainerClient(job.container);
   const files = listFiles(job.source);
   const started = performance.now();

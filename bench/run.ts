@@ -10,11 +10,14 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { createTlsMaterial } from "../test/local-azure/tls";
 
-const BENCHMARKS = ["blob-copy", "zip"];
+const BENCHMARKS = ["blob-copy", "small-files", "zip"];
 
 async function main(): Promise<number> {
-  const names = process.argv.slice(2).filter((a) => !a.startsWith("-"));
-  const flags = process.argv.slice(2).filter((a) => a.startsWith("-"));
+  // Flags, and the value after a flag that takes one (--repeat N, --cpu-prof DIR), go to every benchmark.
+  const argv = process.argv.slice(2);
+  const isFlagValue = (i: number) => i > 0 && (argv[i - 1] === "--repeat" || argv[i - 1] === "--cpu-prof");
+  const names = argv.filter((a, i) => !a.startsWith("-") && !isFlagValue(i));
+  const flags = argv.filter((a, i) => a.startsWith("-") || isFlagValue(i));
   const selected = names.length ? names : BENCHMARKS;
   for (const name of selected) if (!BENCHMARKS.includes(name)) throw new Error(`Unknown benchmark '${name}' (have: ${BENCHMARKS.join(", ")}).`);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "local-azure-tls-"));

@@ -113,3 +113,13 @@ export function pickChanged(spec: TreeSpec, count: number, seed = 99): TreeFile[
 export function rewrite(root: string, spec: TreeSpec, files: TreeFile[], version: number): void {
   for (const file of files) fs.writeFileSync(path.join(root, file.relativePath), fileContent(spec, file, version));
 }
+
+/** Many small files: `count` files of about `size` bytes (±20%), a few folders deep (the per-file overhead check). */
+export function smallFilesTreeSpec(count = 800, size = 100 * 1024, seed = 800): TreeSpec {
+  const rand = prng(seed);
+  const files: TreeFile[] = [];
+  for (let i = 0; i < count; i++) {
+    files.push({ relativePath: `app/mod${Math.floor(i / 100)}/sub${i % 7}/f${i.toString().padStart(4, "0")}.dat`, size: Math.round(size * (0.8 + rand() * 0.4)), text: false });
+  }
+  return { seed, files };
+}

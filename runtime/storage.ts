@@ -18,6 +18,8 @@ export interface ResolvedStorageAccount {
   resourceGroup: string;
   id: string;
   blobEndpoint: string;
+  /** Hierarchical namespace (Data Lake Storage): directories are real, so a SAS can be scoped to one. */
+  isHnsEnabled?: boolean;
 }
 
 export interface BlobAccess {
@@ -49,7 +51,7 @@ export async function resolveStorageAccount(session: AzureSession, reader: Input
   });
   const blobEndpoint = found.resource.primaryEndpoints?.blob;
   if (!blobEndpoint) throw new TaskError("NoBlobEndpoint", `Storage account '${found.name}' has no Blob endpoint (kind ${found.resource.kind}).`);
-  return { name: found.name, resourceGroup: found.resourceGroup, id: found.id, blobEndpoint };
+  return { name: found.name, resourceGroup: found.resourceGroup, id: found.id, blobEndpoint, isHnsEnabled: found.resource.isHnsEnabled === true };
 }
 
 async function listAccountKey(session: AzureSession, account: ResolvedStorageAccount): Promise<string> {

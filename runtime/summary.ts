@@ -11,7 +11,7 @@ export interface SummaryTable {
   notes?: string[];
 }
 
-const escapeCell = (s: string) => s.replace(/\|/g, "\\|").replace(/\r?\n/g, " ");
+const escapeCell = (s: string) => s.replace(/\|/g, "\\|").replace(/\r?\n|\r/g, " ");
 
 export function renderMarkdown(table: SummaryTable): string {
   const lines = [`### ${table.title}`, "", "| | |", "|---|---|", ...table.rows.map(([k, v]) => `| ${escapeCell(k)} | ${escapeCell(v)} |`)];
@@ -21,12 +21,14 @@ export function renderMarkdown(table: SummaryTable): string {
 
 export function renderText(table: SummaryTable): string {
   const width = Math.max(...table.rows.map(([k]) => k.length));
-  return [table.title, ...table.rows.map(([k, v]) => `  ${k.padEnd(width)}  ${v}`), ...(table.notes ?? []).map((n) => `  ${n}`)].join("\n");
+  // A value never breaks the table's lines (text from files or Azure may hold line breaks).
+  const oneLine = (s: string) => s.replace(/\r/g, "\\r").replace(/\n/g, "\\n");
+  return [oneLine(table.title), ...table.rows.map(([k, v]) => `  ${oneLine(k).padEnd(width)}  ${oneLine(v)}`), ...(table.notes ?? []).map((n) => `  ${oneLine(n)}`)].join("\n");
 }
 
-/** Prints the table and uploads it to the summary tab (when the agent gave a temp folder). */
+/** Prints the table (one log line per row: each message is one line) and uploads it to the summary tab (when the agent gave a temp folder). */
 export function publishSummary(agent: Pick<Agent, "info" | "uploadSummary">, tempDirectory: string | undefined, fileStem: string, table: SummaryTable): void {
-  agent.info(renderText(table));
+  for (const line of renderText(table).split("\n")) agent.info(line);
   if (!tempDirectory) return;
   const file = path.join(tempDirectory, `${fileStem}-${process.pid}-${Date.now()}.md`);
   fs.mkdirSync(tempDirectory, { recursive: true });

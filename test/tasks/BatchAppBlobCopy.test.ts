@@ -3,8 +3,10 @@
  * process) against the local Azure. One scenario per test.
  */
 import { strict as assert } from "node:assert";
+import { spawnSync } from "node:child_process";
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
+import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import { generate } from "selfsigned";
@@ -46,6 +48,8 @@ async function blobsUnder(container: ContainerClient, prefix: string): Promise<M
   const result = new Map<string, { md5?: string; size: number; etag?: string; contentType?: string }>();
   if (!(await container.exists())) return result;
   for await (const b of container.listBlobsFlat({ prefix })) {
+    // The run's lock blob sits beside the prefix; the lock tests look at it on their own.
+    if (b.name.endsWith(".blobcopy-lock")) continue;
     const m = b.properties.contentMD5;
     result.set(b.name.slice(prefix.length), {
       md5: m && m.length ? Buffer.from(m).toString("base64") : undefined,
@@ -193,7 +197,7 @@ describe("BatchAppBlobCopy@1", function () {
 
   it("dry run prints the plan and changes nothing (not even the container)", async () => {
     const { container, source, files } = scenario();
-    const r = await run({ sourceFolder: source, containerName: container, dryRun: true, deleteStale: true });
+    const r = await run({ sourceFolder: source, containerName: container, dryRun: true, deleteStale: true, allowContainerWideDelete: true });
     assert.equal(r.result, "Succeeded", explain(r));
     assert.equal(r.outputs.UploadedCount.value, String(Object.keys(files).length));
     assert.ok(r.lines.some((l) => l.startsWith("Would upload app.py")), "lists what would be uploaded");
@@ -202,7 +206,7 @@ describe("BatchAppBlobCopy@1", function () {
     await run({ sourceFolder: source, containerName: container });
     await keyed.getContainerClient(container).getBlockBlobClient("stale.txt").upload("x", 1);
     fs.writeFileSync(path.join(source, "app.py"), "changed\n");
-    const plan = await run({ sourceFolder: source, containerName: container, dryRun: true, deleteStale: true });
+    const plan = await run({ sourceFolder: source, containerName: container, dryRun: true, deleteStale: true, allowContainerWideDelete: true });
     assert.ok(plan.lines.includes("Would delete stale.txt"));
     assert.ok(plan.lines.some((l) => l.startsWith("Would upload app.py") && l.includes("changed")));
     assert.equal(plan.outputs.UploadedCount.value, "1");
@@ -228,6 +232,7 @@ describe("BatchAppBlobCopy@1", function () {
       assert.equal(blobs.size, Object.keys(files).length);
       const leaked = findLeakedSecrets(r, [azure.info.storage.accountKey, azure.info.clientSecret, sasToken ?? "", new URLSearchParams(sasToken ?? "").get("sig") ?? ""]);
       assert.deepEqual(leaked, [], "no secret in the output with system.debug=true");
+      assert.ok(!/eyJ[\w-]{10,}\.eyJ[\w-]{10,}\./.test(r.visibleOutput), "no JWT in the output");
     });
   }
 
@@ -326,6 +331,21 @@ describe("BatchAppBlobCopy@1", function () {
     assert.ok(partial.size > 0 && partial.size < Object.keys(files).length, `partially uploaded (${partial.size})`);
     for (const [name, blob] of partial) assert.equal(blob.md5, md5(files[name]), `no half-written blob: ${name}`);
 
+    // The killed run's lock is still leased: a run now is refused at once, naming the lock; the lease runs out within a minute.
+    const refused = await run({ sourceFolder: source, containerName: container });
+    assert.equal(refused.result, "Failed");
+    assert.match(refused.message ?? "", new RegExp(`holds the lock '${container}/\\.blobcopy-lock'.*releases the lock within 20 s`));
+    assert.ok(refused.durationMs < 15_000, `refused at once (${refused.durationMs} ms)`);
+    const lockBlob = keyed.getContainerClient(container).getBlobClient(".blobcopy-lock");
+    const heldProps = await lockBlob.getProperties();
+    assert.equal(heldProps.leaseState, "leased");
+    assert.equal(heldProps.leaseDuration, "fixed", "a lease that expires, not an infinite one");
+    const waitedFrom = Date.now();
+    while ((await lockBlob.getProperties()).leaseState === "leased") {
+      assert.ok(Date.now() - waitedFrom < 60_000, "the crashed run's lease expired within a minute");
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+
     const r = await run({ sourceFolder: source, containerName: container });
     assert.equal(r.result, "Succeeded", explain(r));
     assert.equal(Number(r.outputs.UploadedCount.value) + Number(r.outputs.SkippedCount.value), Object.keys(files).length);
@@ -351,6 +371,347 @@ describe("BatchAppBlobCopy@1", function () {
     assert.equal(r.result, "Succeeded", explain(r));
     const blobs = await blobsUnder(keyed.getContainerClient(container), "");
     for (const [name, content] of Object.entries(files)) assert.equal(blobs.get(name)?.md5, md5(content), name);
+  });
+
+  describe("no data loss", () => {
+    const writesSince = (logStart: number) => azure.log.entries.slice(logStart).filter((e) => e.service === "blob" && e.method !== "GET" && e.method !== "HEAD");
+
+    it("names Blob storage would refuse or rewrite are refused before any change, listing every offending file", async () => {
+      const { container, source } = scenario();
+      await run({ sourceFolder: source, containerName: container, blobPrefix: "app/" });
+      // What the service would store 'back\slash.txt' as: a sync that uploaded it would then delete it as stale.
+      await keyed.getContainerClient(container).getBlockBlobClient("app/back/slash.txt").upload("keep", 4);
+      const bad = ["back\\slash.txt", "trailing.", "lib/space ", "ctl\u0001char.txt", "dots./inner.txt"];
+      for (const name of bad) {
+        fs.mkdirSync(path.dirname(path.join(source, name)), { recursive: true });
+        fs.writeFileSync(path.join(source, name), "x");
+      }
+      fs.writeFileSync(path.join(source, "app.py"), "changed\n");
+      const logStart = azure.log.entries.length;
+      const r = await run({ sourceFolder: source, containerName: container, blobPrefix: "app/", deleteStale: true });
+      assert.equal(r.result, "Failed");
+      assert.match(r.message ?? "", /5 file\(s\) .* have names Blob storage would refuse or store under another name .*Nothing was changed/);
+      assert.match(r.message ?? "", /'back\\slash\.txt': it holds a backslash/);
+      assert.match(r.message ?? "", /'trailing\.': a folder or file name ends with a dot or a space/);
+      assert.match(r.message ?? "", /'lib\/space ': a folder/);
+      assert.match(r.message ?? "", /'dots\.\/inner\.txt'/);
+      assert.match(r.message ?? "", /control character/);
+      assert.deepEqual(writesSince(logStart), [], "nothing was written or deleted");
+      assert.ok((await blobsUnder(keyed.getContainerClient(container), "app/")).has("back/slash.txt"));
+    });
+
+    it("an excluded path is not managed: its blob is neither uploaded over nor deleted as stale", async () => {
+      const { container, source } = scenario();
+      await run({ sourceFolder: source, containerName: container, blobPrefix: "app/" });
+      const client = keyed.getContainerClient(container);
+      await client.getBlockBlobClient("app/app.log").upload("server log", 10);
+      await client.getBlockBlobClient("app/logs/today.log").upload("more log", 8);
+      await client.getBlockBlobClient("app/old.py").upload("stale", 5);
+      fs.writeFileSync(path.join(source, "app.log"), "local log, not to be shipped");
+      const r = await run({ sourceFolder: source, containerName: container, blobPrefix: "app/", exclude: "**/*.log", deleteStale: true });
+      assert.equal(r.result, "Succeeded", explain(r));
+      assert.equal(r.outputs.DeletedCount.value, "1");
+      const blobs = await blobsUnder(client, "app/");
+      assert.ok(!blobs.has("old.py"), "a stale blob the patterns select is deleted");
+      assert.equal(blobs.get("app.log")?.size, 10, "the excluded blob is left as it was");
+      assert.ok(blobs.has("logs/today.log"));
+    });
+
+    it("an empty blobPrefix with deleteStale is refused unless allowContainerWideDelete is true", async () => {
+      const { container, source } = scenario();
+      await keyed.getContainerClient(container).create();
+      await keyed.getContainerClient(container).getBlockBlobClient("other-app/main.py").upload("x", 1);
+      const refused = await run({ sourceFolder: source, containerName: container, deleteStale: true });
+      assert.equal(refused.result, "Failed");
+      assert.match(refused.message ?? "", /Input 'blobPrefix' \(Blob prefix\): it is empty while deleteStale is true.*allowContainerWideDelete: true/);
+      assert.ok((await blobsUnder(keyed.getContainerClient(container), "")).has("other-app/main.py"));
+      const allowed = await run({ sourceFolder: source, containerName: container, deleteStale: true, allowContainerWideDelete: true });
+      assert.equal(allowed.result, "Succeeded", explain(allowed));
+      assert.equal(allowed.outputs.DeletedCount.value, "1");
+      assert.ok(!(await blobsUnder(keyed.getContainerClient(container), "")).has("other-app/main.py"));
+    });
+
+    it("a second run on the same prefix fails at once, naming the lock and the run holding it; the first completes and releases it", async () => {
+      const { container, source, files } = scenario();
+      fs.mkdirSync(path.join(source, "bulk"));
+      for (let i = 0; i < 40; i++) {
+        files[`bulk/part${i}.dat`] = crypto.randomBytes(5_000);
+        fs.writeFileSync(path.join(source, `bulk/part${i}.dat`), files[`bulk/part${i}.dat`]);
+      }
+      azure.faults.add({ service: "blob", kind: "slow", method: "PUT", delayMs: 150, path: new RegExp(`/${container}/app/v2/bulk/`) });
+      const logStart = azure.log.entries.length;
+      const first = run(
+        { sourceFolder: source, containerName: container, blobPrefix: "app/v2/", concurrency: 2 },
+        { env: { ...azure.info.env, BUILD_BUILDNUMBER: "20261203.7", BUILD_DEFINITIONNAME: "app-release", AGENT_NAME: "agent-one" } },
+      );
+      const deadline = Date.now() + 60_000;
+      while (!azure.log.entries.slice(logStart).some((e) => e.method === "PUT" && e.path.includes("/app/v2/bulk/"))) {
+        assert.ok(Date.now() < deadline, "the first run started uploading");
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      const otherSource = path.join(workRoot, `other-${counter}`);
+      fs.mkdirSync(otherSource);
+      fs.writeFileSync(path.join(otherSource, "app.py"), "another source\n");
+      const second = await run({ sourceFolder: otherSource, containerName: container, blobPrefix: "app/v2/", deleteStale: true });
+      assert.equal(second.result, "Failed");
+      assert.match(second.message ?? "", new RegExp(`Another run is syncing to '${container}/app/v2/': it holds the lock '${container}/app/v2\\.blobcopy-lock' \\(build '20261203\\.7', pipeline 'app-release', agent 'agent-one', since `));
+      const r = await first;
+      azure.faults.reset();
+      assert.equal(r.result, "Succeeded", explain(r));
+      const blobs = await blobsUnder(keyed.getContainerClient(container), "app/v2/");
+      assert.equal(blobs.size, Object.keys(files).length);
+      for (const [name, content] of Object.entries(files)) assert.equal(blobs.get(name)?.md5, md5(content), name);
+      const lock = await keyed.getContainerClient(container).getBlobClient("app/v2.blobcopy-lock").getProperties();
+      assert.equal(lock.leaseState, "available", "released when the run ended");
+    });
+
+    it("a file that changes during its upload gets a blob whose Content-MD5 matches its content", async () => {
+      const { container, source } = scenario();
+      const big = path.join(source, "lib/data/big.bin");
+      fs.writeFileSync(big, crypto.randomBytes(3 * 1024 * 1024));
+      azure.faults.add({ service: "blob", kind: "slow", method: "PUT", delayMs: 300, path: new RegExp(`/${container}/lib/data/big\\.bin`) });
+      const logStart = azure.log.entries.length;
+      const pending = run({ sourceFolder: source, containerName: container, blockSizeMB: 1, mode: "copy" });
+      const deadline = Date.now() + 60_000;
+      while (!azure.log.entries.slice(logStart).some((e) => e.method === "PUT" && e.path.endsWith("/lib/data/big.bin"))) {
+        assert.ok(Date.now() < deadline, "the upload of big.bin started");
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      fs.writeFileSync(big, crypto.randomBytes(3 * 1024 * 1024 + 4096)); // rewritten mid-upload
+      const r = await pending;
+      azure.faults.reset();
+      assert.equal(r.result, "Succeeded", explain(r));
+      const blob = keyed.getContainerClient(container).getBlobClient("lib/data/big.bin");
+      const content = await blob.downloadToBuffer();
+      const props = await blob.getProperties();
+      assert.equal(props.contentMD5 && Buffer.from(props.contentMD5).toString("base64"), md5(content), "the blob's MD5 is that of its content");
+      // The next sync sees the file as it is now and brings the blob up to date.
+      const again = await run({ sourceFolder: source, containerName: container, blockSizeMB: 1 });
+      assert.equal(again.result, "Succeeded", explain(again));
+      const final = await blob.downloadToBuffer();
+      assert.ok(final.equals(fs.readFileSync(big)));
+    });
+  });
+
+  describe("text from files or Azure is data, never a command", () => {
+    const INTENDED = new Set(["task.debug", "task.setsecret", "task.setprogress", "task.setvariable", "task.uploadsummary", "task.complete", "task.issue"]);
+    /** The commands the agent would run are exactly those the task meant: its own outputs, one result, no formatting lines. */
+    function assertOnlyIntendedCommands(r: TaskRunResult, outputs: string[]): void {
+      for (const c of r.commands) assert.ok(INTENDED.has(c.name.toLowerCase()), `unexpected command ${c.name} ${JSON.stringify(c.props)}`);
+      const variables = r.commands.filter((c) => c.name.toLowerCase() === "task.setvariable").map((c) => c.props.variable);
+      assert.deepEqual(variables.sort(), [...outputs].sort());
+      assert.equal(r.commands.filter((c) => c.name.toLowerCase() === "task.complete").length, 1);
+      assert.deepEqual(r.formattingLines, []);
+    }
+    const OUTPUTS = ["ContainerUrl", "BlobPrefixUrl", "UploadedCount", "SkippedCount", "DeletedCount"];
+
+    it("file and blob names that hold logging commands drive nothing (upload, dry run plan, stale blobs written by someone else)", async () => {
+      const { container, source, files } = scenario();
+      const evil = "x ##vso[task.setvariable variable=UploadedCount;isOutput=true]999";
+      fs.writeFileSync(path.join(source, evil), "payload");
+      fs.writeFileSync(path.join(source, "##[error]fake.txt"), "payload");
+      const dry = await run({ sourceFolder: source, containerName: container, blobPrefix: "app/", dryRun: true }, { debug: true });
+      assert.equal(dry.result, "Succeeded", explain(dry));
+      assertOnlyIntendedCommands(dry, OUTPUTS);
+      assert.equal(dry.outputs.UploadedCount.value, String(Object.keys(files).length + 2));
+      assert.ok(dry.lines.some((l) => l.startsWith("Would upload x #\u200b#vso[task.setvariable")), "the name is shown, neutralised");
+
+      const r = await run({ sourceFolder: source, containerName: container, blobPrefix: "app/" }, { debug: true });
+      assert.equal(r.result, "Succeeded", explain(r));
+      assertOnlyIntendedCommands(r, OUTPUTS);
+      assert.equal(r.outputs.UploadedCount.value, String(Object.keys(files).length + 2));
+      const blobs = await blobsUnder(keyed.getContainerClient(container), "app/");
+      assert.ok(blobs.has(evil) && blobs.has("##[error]fake.txt"), "uploaded under their own names");
+
+      // Blobs someone else wrote, listed back from Azure and printed in the plan.
+      const client = keyed.getContainerClient(container);
+      for (const name of ["app/##vso[task.prependpath]evil", "app/##vso[task.complete result=Succeeded]done", "app/ok ##VSO[task.setvariable variable=DeletedCount;isOutput=true]7"]) {
+        await client.getBlockBlobClient(name).upload("x", 1);
+      }
+      const plan = await run({ sourceFolder: source, containerName: container, blobPrefix: "app/", dryRun: true, deleteStale: true }, { debug: true });
+      assert.equal(plan.result, "Succeeded", explain(plan));
+      assertOnlyIntendedCommands(plan, OUTPUTS);
+      assert.equal(plan.outputs.DeletedCount.value, "3");
+      assert.equal(plan.lines.filter((l) => l.startsWith("Would delete app/#\u200b#")).length, 2);
+      // Over the cap, the names reach the failure message: still no command.
+      const capped = await run({ sourceFolder: source, containerName: container, blobPrefix: "app/", deleteStale: true, maxDeletes: 1 }, { debug: true });
+      assert.equal(capped.result, "Failed");
+      assertOnlyIntendedCommands(capped, []);
+      assert.match(capped.message ?? "", /3 blobs .* more than maxDeletes/);
+    });
+
+    it("a line break in a file name is refused, shown escaped on one line, and drives nothing", async () => {
+      const { container, source } = scenario();
+      fs.writeFileSync(path.join(source, "two\n##vso[task.setvariable variable=UploadedCount;isOutput=true]999\nlines.txt"), "x");
+      const r = await run({ sourceFolder: source, containerName: container }, { debug: true });
+      assert.equal(r.result, "Failed");
+      assertOnlyIntendedCommands(r, []);
+      assert.match(r.message ?? "", /'two\\n#\u200b#vso\[task\.setvariable variable=UploadedCount;isOutput=true\]999\\nlines\.txt': it holds a control character/);
+      assert.equal(r.outputs.UploadedCount, undefined);
+    });
+  });
+
+  it("percent-encodes the output URLs, and says plainly that a flat-namespace ReadSasUrl reads the whole container", async () => {
+    const { container, source, files } = scenario();
+    const prefix = "rel #1/50% off?/a b/";
+    await keyed.getContainerClient(container).create();
+    await keyed.getContainerClient(container).getBlockBlobClient("other-app/secret.txt").upload("other", 5);
+    const r = await run({ sourceFolder: source, containerName: container, blobPrefix: prefix, authType: "accessKey", readSasHours: 1 }, { debug: true });
+    assert.equal(r.result, "Succeeded", explain(r));
+    assert.equal(r.outputs.BlobPrefixUrl.value, `${azure.info.storage.blobUrl}/${container}/rel%20%231/50%25%20off%3F/a%20b/`);
+    const url = new URL(r.outputs.ReadSasUrl.value);
+    assert.equal(url.hash, "", "nothing landed in the fragment");
+    assert.equal(`${url.origin}${url.pathname}`, r.outputs.BlobPrefixUrl.value);
+    assert.ok(url.searchParams.get("sig"));
+    const reader = new ContainerClient(`${azure.info.storage.blobUrl}/${container}?${url.search.slice(1)}`, new AnonymousCredential());
+    assert.ok((await reader.getBlobClient(`${prefix}app.py`).downloadToBuffer()).equals(files["app.py"]));
+    assert.ok(r.lines.some((l) => l.includes(`ReadSasUrl reads and lists the whole container '${container}', not only '${prefix}'`)));
+    assert.ok(r.issues.some((i) => i.type === "warning" && i.message.includes(`holds blobs outside '${prefix}', and ReadSasUrl can read them too`)));
+
+    // Only the prefix in the container: no warning.
+    const { container: alone, source: source2 } = scenario();
+    const quiet = await run({ sourceFolder: source2, containerName: alone, blobPrefix: "app/1/", authType: "accessKey", readSasHours: 1 });
+    assert.equal(quiet.result, "Succeeded", explain(quiet));
+    assert.ok(!quiet.issues.some((i) => i.message.includes("holds blobs outside")), JSON.stringify(quiet.issues));
+  });
+
+  describe("messages a user can act on", () => {
+    const writesSince = (logStart: number) => azure.log.entries.slice(logStart).filter((e) => e.service === "blob" && e.method !== "GET" && e.method !== "HEAD");
+
+    it("a file name that is not valid UTF-8 names the file and the fix (not a bare ENOENT)", async () => {
+      const { container, source } = scenario();
+      fs.writeFileSync(Buffer.concat([Buffer.from(`${source}/bad-`), Buffer.from([0xff, 0xfe]), Buffer.from(".txt")]), "x");
+      const r = await run({ sourceFolder: source, containerName: container });
+      assert.equal(r.result, "Failed");
+      assert.match(r.message ?? "", /Cannot open 'bad-\uFFFD\uFFFD\.txt' \(.*\): its name is not valid UTF-8 .*Rename the file/);
+      assert.doesNotMatch(r.message ?? "", /ENOENT: ENOENT/);
+    });
+
+    it("a file deleted mid-run is named, with what to do", async () => {
+      const { container, source } = scenario();
+      fs.mkdirSync(path.join(source, "zz"));
+      for (let i = 0; i < 6; i++) fs.writeFileSync(path.join(source, `zz/f${i}.txt`), `file ${i}`);
+      azure.faults.add({ service: "blob", kind: "slow", method: "PUT", delayMs: 250, path: new RegExp(`/${container}/.+`) });
+      const logStart = azure.log.entries.length;
+      const pending = run({ sourceFolder: source, containerName: container, concurrency: 1 });
+      const deadline = Date.now() + 60_000;
+      while (!azure.log.entries.slice(logStart).some((e) => e.method === "PUT" && e.path.includes(`/${container}/`) && !e.path.endsWith(".blobcopy-lock"))) {
+        assert.ok(Date.now() < deadline, "uploads started");
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      fs.rmSync(path.join(source, "zz/f5.txt"));
+      const r = await pending;
+      azure.faults.reset();
+      assert.equal(r.result, "Failed");
+      assert.match(r.message ?? "", /Cannot read 'zz\/f5\.txt' \(.*f5\.txt\): it was deleted or renamed after the folder was listed \(ENOENT\)\. Make sure no other step changes the source folder/);
+    });
+
+    it("a service connection name that does not exist is named as such", async () => {
+      const { container, source } = scenario();
+      const r = await run({ sourceFolder: source, containerName: container, azureSubscription: "NoSuchConnection" });
+      assert.equal(r.result, "Failed");
+      assert.match(r.message ?? "", /Input 'azureSubscription' \(Azure subscription\): no service connection 'NoSuchConnection' is available to this job\. Check its name .* authorized to use it/);
+    });
+
+    it("a wrong tenant id and an unreachable authority are told apart, each naming tenant and authority", async () => {
+      const { container, source } = scenario();
+      const auth = JSON.parse(azure.info.env.ENDPOINT_AUTH_LocalAzure) as { scheme: string; parameters: Record<string, string> };
+      const wrongTenant = "00000000-1111-2222-3333-444444444444";
+      const tenantEnv = { ...azure.info.env, ENDPOINT_AUTH_LocalAzure: JSON.stringify({ ...auth, parameters: { ...auth.parameters, tenantid: wrongTenant } }), ENDPOINT_AUTH_PARAMETER_LocalAzure_TENANTID: wrongTenant };
+      const r = await run({ sourceFolder: source, containerName: container }, { env: tenantEnv });
+      assert.equal(r.result, "Failed");
+      assert.match(r.message ?? "", new RegExp(`service connection 'LocalAzure' failed: the authority .* does not know tenant '${wrongTenant}' \\(HTTP 400: AADSTS90002.*\\)\\. Check the connection's tenant id`));
+      assert.doesNotMatch(r.message ?? "", /endpoints_resolution_error/);
+
+      // A loopback port nobody listens on.
+      const closed = net.createServer();
+      await new Promise<void>((resolve) => closed.listen(0, "127.0.0.1", resolve));
+      const port = (closed.address() as net.AddressInfo).port;
+      await new Promise((resolve) => closed.close(resolve));
+      const nowhere = `https://127.0.0.1:${port}/`;
+      const unreachable = { ...azure.info.env, ENDPOINT_DATA_LocalAzure_ACTIVEDIRECTORYAUTHORITY: nowhere, ENDPOINT_DATA_LocalAzure_ENVIRONMENTAUTHORITYURL: nowhere };
+      const u = await run({ sourceFolder: source, containerName: container }, { env: unreachable });
+      assert.equal(u.result, "Failed");
+      assert.match(u.message ?? "", new RegExp(`the authority ${nowhere.replace(/[.]/g, "\\.")} could not be reached from this agent \\(ECONNREFUSED\\) to look up tenant .*Check the agent's network`));
+    });
+
+    it("a SAS without delete permission with deleteStale is refused from its sp, before any upload", async () => {
+      const { container, source } = scenario();
+      await keyed.getContainerClient(container).create();
+      const sasToken = generateBlobSASQueryParameters(
+        { containerName: container, permissions: ContainerSASPermissions.parse("rwl"), expiresOn: new Date(Date.now() + 3600_000) },
+        new StorageSharedKeyCredential(azure.info.storage.accountName, azure.info.storage.accountKey),
+      ).toString();
+      const logStart = azure.log.entries.length;
+      const r = await run({ sourceFolder: source, containerName: container, blobPrefix: "app/", authType: "sas", sasToken, deleteStale: true });
+      assert.equal(r.result, "Failed");
+      assert.match(r.message ?? "", /Input 'sasToken' \(SAS token\): the SAS grants sp=rwl, which lacks d \(delete, for deleteStale\)\. Nothing was changed\. Create a SAS with sp=rwld/);
+      assert.deepEqual(writesSince(logStart), []);
+    });
+
+    it("a SAS for a container that does not exist says so", async () => {
+      const { container, source } = scenario();
+      const sasToken = generateBlobSASQueryParameters(
+        { containerName: container, permissions: ContainerSASPermissions.parse("racwdl"), expiresOn: new Date(Date.now() + 3600_000) },
+        new StorageSharedKeyCredential(azure.info.storage.accountName, azure.info.storage.accountKey),
+      ).toString();
+      const r = await run({ sourceFolder: source, containerName: container, authType: "sas", sasToken });
+      assert.equal(r.result, "Failed");
+      assert.match(r.message ?? "", new RegExp(`Container '${container}' does not exist, and a container SAS cannot create it\\. Create the container`));
+    });
+
+    it("a blob leased by someone else is named (not a bare LeaseIdMissing)", async () => {
+      const { container, source } = scenario();
+      await run({ sourceFolder: source, containerName: container, blobPrefix: "app/" });
+      await keyed.getContainerClient(container).getBlobClient("app/app.py").getBlobLeaseClient().acquireLease(-1);
+      fs.writeFileSync(path.join(source, "app.py"), "changed\n");
+      const r = await run({ sourceFolder: source, containerName: container, blobPrefix: "app/" });
+      assert.equal(r.result, "Failed");
+      assert.match(r.message ?? "", new RegExp(`Blob '${container}/app/app\\.py' has an active lease held by someone else \\(LeaseIdMissing\\), so it cannot be overwritten`));
+    });
+
+    it("an HTTP 500 from the listing says what was being listed and what to do", async () => {
+      const { container, source } = scenario();
+      await keyed.getContainerClient(container).create();
+      azure.faults.add({ service: "blob", kind: "500", method: "GET", path: new RegExp(`/${container}$`) });
+      const r = await run({ sourceFolder: source, containerName: container, blobPrefix: "app/", dryRun: true });
+      azure.faults.reset();
+      assert.equal(r.result, "Failed");
+      assert.match(r.message ?? "", new RegExp(`Listing the blobs under '${container}/app/' failed after retries: .*\\(HTTP 500\\).*Nothing was changed\\. This is a fault on the service or network side: run the task again`));
+    });
+
+    it("a dry run over the delete cap prints the whole plan, then fails", async () => {
+      const { container, source } = scenario();
+      await run({ sourceFolder: source, containerName: container, blobPrefix: "app/" });
+      for (const n of ["a", "b", "c"]) await keyed.getContainerClient(container).getBlockBlobClient(`app/old-${n}.txt`).upload("x", 1);
+      fs.writeFileSync(path.join(source, "app.py"), "changed\n");
+      const r = await run({ sourceFolder: source, containerName: container, blobPrefix: "app/", deleteStale: true, maxDeletes: 2, dryRun: true });
+      assert.equal(r.result, "Failed");
+      assert.ok(r.lines.some((l) => l.startsWith("Would upload app.py")), "the uploads of the plan");
+      assert.deepEqual(r.lines.filter((l) => l.startsWith("Would delete")), ["Would delete app/old-a.txt", "Would delete app/old-b.txt", "Would delete app/old-c.txt"]);
+      assert.match(r.message ?? "", /3 blobs .* would be deleted, more than maxDeletes \(2\)/);
+    });
+
+    it("links leading outside the source folder are reported; fifos and dangling links are skipped with a warning and a count", async () => {
+      const { container, source } = scenario();
+      const outside = fs.mkdtempSync(path.join(workRoot, "outside-"));
+      fs.writeFileSync(path.join(outside, "shared.cfg"), "shared");
+      fs.symlinkSync(path.join(outside, "shared.cfg"), path.join(source, "shared.cfg"));
+      fs.symlinkSync(path.join(source, "nowhere"), path.join(source, "dangling"));
+      spawnSync("mkfifo", [path.join(source, "pipe")]);
+      assert.ok(fs.lstatSync(path.join(source, "pipe")).isFIFO());
+      const r = await run({ sourceFolder: source, containerName: container });
+      assert.equal(r.result, "Succeeded", explain(r));
+      const warnings = r.issues.filter((i) => i.type === "warning").map((i) => i.message);
+      assert.ok(warnings.some((w) => /^2 path\(s\) .* are not regular files and were skipped: 'dangling' \(dangling link\), 'pipe' \(fifo\)\.$/.test(w)), warnings.join("\n"));
+      assert.ok(warnings.some((w) => w.startsWith("1 symbolic link(s) lead outside") && w.includes("'shared.cfg' -> ") && w.includes("followSymlinks: false")), warnings.join("\n"));
+      const blobs = await blobsUnder(keyed.getContainerClient(container), "");
+      assert.ok(blobs.has("shared.cfg") && !blobs.has("pipe") && !blobs.has("dangling"));
+
+      const noLinks = await run({ sourceFolder: source, containerName: container, followSymlinks: false, mode: "copy" });
+      assert.equal(noLinks.result, "Succeeded", explain(noLinks));
+      assert.ok(noLinks.issues.some((i) => i.message.includes("'shared.cfg' (link (followSymlinks is false))")));
+    });
   });
 
   describe("bad input fails before anything changes in Azure, naming the input and the fix", () => {
