@@ -137,7 +137,7 @@ function arity(kind: string, name: string, args: Expr[], range: readonly [number
   const [lo, hi] = range;
   if (args.length >= lo && args.length <= hi) return;
   const want = lo === hi ? `${lo}` : hi === Infinity ? `at least ${lo}` : `${lo} to ${hi}`;
-  throw fail(AutoScaleErrorCode.SyntaxError, `${kind} '${name}' takes ${want} argument${want === "1" ? "" : "s"}; got ${args.length}`, pos);
+  throw fail(AutoScaleErrorCode.SyntaxError, `${kind} '${name}' takes ${want} argument${want === "1" || want === "at least 1" ? "" : "s"}; got ${args.length}`, pos);
 }
 
 function methodType(e: Extract<Expr, { kind: "method" }>, user: Map<string, FormulaType>): FormulaType {

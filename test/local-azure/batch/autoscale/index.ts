@@ -11,3 +11,4 @@ export { SampleHistory, SAMPLE_PERIOD_SECONDS, type Sample, type SampleSource, t
 export { SAMPLED_VARIABLES, DEALLOCATION_OPTIONS, TIME_INTERVAL_CONSTANTS, type SampledVariable, type DeallocationOption } from "./names";
 export { parseFormula, MAX_FORMULA_LENGTH, MAX_STATEMENTS, type Formula, type Statement, type Expr } from "./parser";
 export { formatDouble, formatTimeInterval } from "./format";
+export { PoolAutoScaler, type PoolAutoScaleState, type PoolAutoScalerOptions } from "./autoscaler";
