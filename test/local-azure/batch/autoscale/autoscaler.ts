@@ -23,6 +23,8 @@ export interface PoolAutoScalerOptions extends SampleHistoryOptions {
   intervalSeconds: number;
   /** When autoscale was enabled (ms); the first evaluation is due then. */
   enabledAt: number;
+  /** The pool's existing history, if it was sampled before autoscale was enabled; a new one otherwise. */
+  history?: SampleHistory;
   random?: () => number;
 }
 
@@ -34,7 +36,7 @@ export class PoolAutoScaler {
   private nextSample: number;
 
   constructor(private readonly options: PoolAutoScalerOptions) {
-    this.history = new SampleHistory(options);
+    this.history = options.history ?? new SampleHistory(options);
     this.formula = options.formula;
     this.intervalMs = options.intervalSeconds * 1000;
     this.nextEvaluation = options.enabledAt;

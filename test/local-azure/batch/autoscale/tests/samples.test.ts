@@ -4,7 +4,7 @@
  */
 import { strict as assert } from "node:assert";
 import { PoolAutoScaler, SampleHistory, type PoolAutoScaleState } from "..";
-import { DOC_RUN, evaluateOk, resultOf } from "./helpers";
+import { DOC_RUN, evaluateOk, repeat, resultOf } from "./helpers";
 
 const now = DOC_RUN;
 const s = (seconds: number) => seconds * 1000;
@@ -107,6 +107,15 @@ $NodeDeallocationOption = taskcompletion;`;
     assert.equal(scaler.dueAt, now + s(400));
     assert.equal(scaler.tick(now + s(400), state)?.targetDedicatedNodes, 2);
     assert.equal(scaler.dueAt, now + s(1000));
+  });
+
+  it("keeps a pool's existing history when autoscale is enabled (or enabled again)", () => {
+    const history = new SampleHistory();
+    history.recordSeries("$PendingTasks", now - s(30), repeat(12, 9));
+    const scaler = new PoolAutoScaler({ formula: "$TargetDedicatedNodes = avg($PendingTasks.GetSample(5 * TimeInterval_Minute, 100))", intervalSeconds: 300, enabledAt: now, history });
+    const state: PoolAutoScaleState = { activeTasks: 2, runningTasks: 10, currentDedicatedNodes: 0, currentLowPriorityNodes: 0, targetDedicatedNodes: 0, targetLowPriorityNodes: 0, taskSlotsPerNode: 1 };
+    // Nine old samples plus the one taken at enable time fill the 5-minute window.
+    assert.equal(scaler.tick(now, state)?.targetDedicatedNodes, 12);
   });
 
   it("evaluate() runs another formula on the pool's history without touching the schedule (evaluateautoscale)", () => {
