@@ -2,7 +2,9 @@
  * The worked cases of the shared autoscale reference (T1-T9) and the formula
  * examples of Microsoft's "automatic scaling" article, with the values they
  * expect. Where the expected text is a guess the reference marks
- * [UNCONFIRMED], the test says so.
+ * [UNCONFIRMED], the test says so; one applies throughout: fractional doubles
+ * in results print with 15 significant digits (.NET's Double.ToString), so
+ * 2/3 of 100 % reads "66.6666666666667".
  */
 import { strict as assert } from "node:assert";
 import { AUTOSCALE_FORMULA_TOO_LONG_ALIASES, evaluatePoolFormula, validateFormula } from "..";
@@ -145,6 +147,11 @@ $NodeDeallocationOption = taskcompletion;`;
 
     it("last sample 50 → 20 (the cap)", () => {
       assert.equal(evaluateOk(T5, { now, samples: history(now, { $PendingTasks: [...repeat(10, 29), 50] }) }).targetDedicatedNodes, 20);
+    });
+
+    it("a fresh pool without samples: GetSample(1) is empty, max(0, []) is 0 → half the target [UNCONFIRMED: the service may fail GetSample(1) instead]", () => {
+      const r = evaluateOk(T5, { now, targetDedicatedNodes: 4 });
+      assert.equal(r.run.results, "$TargetDedicatedNodes=2;$TargetLowPriorityNodes=0;$NodeDeallocationOption=taskcompletion;$samples=0;$targetVMs=2;$tasks=0");
     });
 
     it("fewer than 70 % of samples: the last sample alone decides (GetSample(1) returns whatever is newest)", () => {
