@@ -4,6 +4,19 @@
  * to highest: `?:` (branches at `||` level, so nested ternaries need
  * parentheses) → `||` → `&&` → `< <= == != >= >` (one left-associative
  * level) → `+ -` → `* /` → unary `- !` → primary and `.member` / `.Method()`.
+ *
+ *   formula    = statement { ";" statement } [ ";" ]
+ *   statement  = name "=" expression | name "(" [ args ] ")"      (e.g. stop())
+ *   expression = or [ "?" or ":" or ]
+ *   or         = and { "||" and }
+ *   and        = comparison { "&&" comparison }
+ *   comparison = additive { ( "<" | "<=" | "==" | "!=" | ">=" | ">" ) additive }
+ *   additive   = term { ( "+" | "-" ) term }
+ *   term       = unary { ( "*" | "/" ) unary }
+ *   unary      = ( "-" | "!" ) unary | postfix
+ *   postfix    = primary { "." name [ "(" [ args ] ")" ] }
+ *   primary    = number | string | name [ "(" [ args ] ")" ] | "(" expression ")"
+ *   args       = expression { "," expression }
  */
 import { AutoScaleErrorCode, FormulaError, type SourcePosition } from "./errors";
 import { tokenize, type Token } from "./lexer";
