@@ -150,9 +150,7 @@ function methodType(e: Extract<Expr, { kind: "method" }>, user: Map<string, Form
   }
   arity("Method", e.name, e.args, range, e.pos);
   const args = e.args.map((a) => typeOf(a, user));
-  const isTime = (t: FormulaType | undefined) => t === "timeinterval" || t === "timestamp" || t === "never";
-  const isDouble = (t: FormulaType | undefined) => t === "double" || t === "never";
-  const bad = (detail: string) => fail(AutoScaleErrorCode.TypeMismatch, `${e.target.kind === "name" ? e.target.name : ""}.${e.name}: ${detail}`, e.pos);
+  const bad = badMethodArgument.bind(undefined, e);
   switch (e.name) {
     case "GetSample":
       if (args.length === 1 && !isDouble(args[0]) && !isTime(args[0])) throw bad(`the argument must be a sample count (double), a timeinterval or a timestamp; got a ${args[0]}`);
@@ -162,9 +160,9 @@ function methodType(e: Extract<Expr, { kind: "method" }>, user: Map<string, Form
       if (args.length === 3 && !isDouble(args[2])) throw bad(`the sample percent must be a double; got a ${args[2]}`);
       return "doubleVec";
     case "GetSamplePercent":
-      args.forEach((t, i) => {
-        if (!isTime(t)) throw bad(`the ${i === 0 ? "start" : "end"} of the window must be a timeinterval or a timestamp; got a ${t}`);
-      });
+      for (let i = 0; i < args.length; i++) {
+        if (!isTime(args[i])) throw bad(`the ${i === 0 ? "start" : "end"} of the window must be a timeinterval or a timestamp; got a ${args[i]}`);
+      }
       return "double";
     case "GetSamplePeriod":
       return "timeinterval";
@@ -175,23 +173,28 @@ function methodType(e: Extract<Expr, { kind: "method" }>, user: Map<string, Form
   }
 }
 
+const isTime = (t: FormulaType | undefined) => t === "timeinterval" || t === "timestamp" || t === "never";
+const isDouble = (t: FormulaType | undefined) => t === "double" || t === "never";
+const isNumeric = (t: FormulaType) => t === "double" || t === "doubleVec" || t === "never";
+
+function badMethodArgument(e: Extract<Expr, { kind: "method" }>, detail: string): FormulaError {
+  return fail(AutoScaleErrorCode.TypeMismatch, `${e.target.kind === "name" ? e.target.name : ""}.${e.name}: ${detail}`, e.pos);
+}
+
+function badArgument(e: Extract<Expr, { kind: "call" }>, args: FormulaType[], i: number, want: string): FormulaError {
+  return fail(AutoScaleErrorCode.TypeMismatch, `Argument ${i + 1} of ${e.name}() must be ${want}; got a ${args[i]}`, e.args[i].pos);
+}
+
 function callType(e: Extract<Expr, { kind: "call" }>, user: Map<string, FormulaType>): FormulaType {
   const range = FUNCTION_ARITY[e.name];
   if (!range) throw fail(AutoScaleErrorCode.SyntaxError, `Unknown function '${e.name}'`, e.pos);
   arity("Function", e.name, e.args, range, e.pos);
-  const args = e.args.map((a) => typeOf(a, user));
-  const bad = (i: number, want: string) => fail(AutoScaleErrorCode.TypeMismatch, `Argument ${i + 1} of ${e.name}() must be ${want}; got a ${args[i]}`, e.args[i].pos);
-  const numeric = () =>
-    args.forEach((t, i) => {
-      if (t !== "double" && t !== "doubleVec" && t !== "never") throw bad(i, "a double or a doubleVec");
-    });
-  if (LIST_FUNCTIONS.has(e.name)) {
-    numeric();
-    return "double";
-  }
-  if (COMPONENT_FUNCTIONS.has(e.name)) {
-    numeric();
-    return args.length === 1 && args[0] === "double" ? "double" : "doubleVec";
+  const args: FormulaType[] = [];
+  for (const a of e.args) args.push(typeOf(a, user));
+  const bad = (i: number, want: string) => badArgument(e, args, i, want);
+  if (LIST_FUNCTIONS.has(e.name) || COMPONENT_FUNCTIONS.has(e.name)) {
+    for (let i = 0; i < args.length; i++) if (!isNumeric(args[i])) throw bad(i, "a double or a doubleVec");
+    return LIST_FUNCTIONS.has(e.name) || (args.length === 1 && args[0] === "double") ? "double" : "doubleVec";
   }
   switch (e.name) {
     case "percentile":

@@ -279,7 +279,8 @@ class Evaluator {
     const binding = bindName(target.name);
     const variable = (binding as { variable: { name: SampledVariable } }).variable.name;
     const samples = this.samples(variable);
-    const args = e.args.map((a) => this.eval(a));
+    const args: Value[] = [];
+    for (const a of e.args) args.push(this.eval(a));
     switch (e.name) {
       case "Count":
         return { type: "double", value: samples.length };
@@ -318,12 +319,12 @@ class Evaluator {
    * the samples present with one per 30 s over the window (10 min = 20).
    */
   private window(samples: readonly Sample[], start: Value, end: Value | undefined): { samples: Sample[]; percent: number } {
-    const at = (v: Value | undefined) => (v === undefined ? this.now : v.type === "timestamp" ? v.value : this.now - (v.value as number) * 1000);
-    const a = at(start);
-    const b = at(end);
+    const a = windowEdge(this.now, start);
+    const b = windowEdge(this.now, end);
     const from = Math.min(a, b);
     const to = Math.max(a, b);
-    const inside = samples.filter((s) => s.time > from && s.time <= to);
+    const inside: Sample[] = [];
+    for (const s of samples) if (s.time > from && s.time <= to) inside.push(s);
     const possible = Math.floor((to - from) / (SAMPLE_PERIOD_SECONDS * 1000));
     const percent = possible > 0 ? Math.min(100, (inside.length * 100) / possible) : inside.length > 0 ? 100 : 0;
     return { samples: inside, percent };
@@ -331,60 +332,50 @@ class Evaluator {
 
   private call(e: Extract<Expr, { kind: "call" }>): Value {
     if (e.name === "stop") throw new Stop();
-    const args = e.args.map((a) => this.eval(a));
-    const invalid = (detail: string, pos = e.pos) => fail(AutoScaleErrorCode.InvalidFunctionArgument, `${e.name}(): ${detail}`, pos);
-    const flat = () => args.flatMap((a) => (a.type === "doubleVec" ? a.value : [a.value as number]));
-    const nonEmpty = () => {
-      const v = flat();
-      if (v.length === 0) throw invalid("the list of values is empty");
-      return v;
-    };
-    const component = (f: (x: number) => number): Value => {
-      if (args.length === 1 && args[0].type === "double") return double(f(args[0].value), e.pos);
-      return { type: "doubleVec", value: flat().map((x) => double(f(x), e.pos).value) };
-    };
+    const args: Value[] = [];
+    for (const a of e.args) args.push(this.eval(a));
     switch (e.name) {
       case "avg": {
-        const v = nonEmpty();
-        return double(v.reduce((s, x) => s + x, 0) / v.length, e.pos);
+        const v = nonEmpty(e, args);
+        return double(sum(v) / v.length, e.pos);
       }
       case "len":
-        return { type: "double", value: flat().length };
+        return { type: "double", value: flatten(args).length };
       case "max":
-        return double(Math.max(...nonEmpty()), e.pos);
+        return double(Math.max(...nonEmpty(e, args)), e.pos);
       case "min":
-        return double(Math.min(...nonEmpty()), e.pos);
+        return double(Math.min(...nonEmpty(e, args)), e.pos);
       case "range": {
-        const v = nonEmpty();
+        const v = nonEmpty(e, args);
         return double(Math.max(...v) - Math.min(...v), e.pos);
       }
       case "sum":
-        return double(flat().reduce((s, x) => s + x, 0), e.pos);
+        return double(sum(flatten(args)), e.pos);
       case "norm":
-        return double(Math.sqrt(flat().reduce((s, x) => s + x * x, 0)), e.pos);
+        return double(Math.sqrt(sum(flatten(args).map(square))), e.pos);
       case "std": {
-        const v = flat();
-        if (v.length < 2) throw invalid(`the sample standard deviation needs at least 2 values; got ${v.length}`);
-        const mean = v.reduce((s, x) => s + x, 0) / v.length;
-        return double(Math.sqrt(v.reduce((s, x) => s + (x - mean) ** 2, 0) / (v.length - 1)), e.pos);
+        const v = flatten(args);
+        if (v.length < 2) throw invalidArgument(e, `the sample standard deviation needs at least 2 values; got ${v.length}`);
+        const mean = sum(v) / v.length;
+        return double(Math.sqrt(sum(v.map((x) => (x - mean) ** 2)) / (v.length - 1)), e.pos);
       }
       case "ceil":
-        return component(Math.ceil);
+        return componentWise(e, args, Math.ceil);
       case "floor":
-        return component(Math.floor);
+        return componentWise(e, args, Math.floor);
       case "round":
-        return component(roundHalfEven);
+        return componentWise(e, args, roundHalfEven);
       case "lg":
-        return component(Math.log2);
+        return componentWise(e, args, Math.log2);
       case "ln":
-        return component(Math.log);
+        return componentWise(e, args, Math.log);
       case "log":
-        return component(Math.log10);
+        return componentWise(e, args, Math.log10);
       case "percentile": {
         const v = [...(args[0].value as number[])].sort((x, y) => x - y);
         const p = args[1].value as number;
-        if (v.length === 0) throw invalid("the vector is empty", e.args[0].pos);
-        if (p < 0 || p > 100) throw invalid(`the percentile must be between 0 and 100; got ${formatDouble(p)}`, e.args[1].pos);
+        if (v.length === 0) throw invalidArgument(e, "the vector is empty", e.args[0].pos);
+        if (p < 0 || p > 100) throw invalidArgument(e, `the percentile must be between 0 and 100; got ${formatDouble(p)}`, e.args[1].pos);
         const rank = (p / 100) * (v.length - 1);
         const lo = Math.floor(rank);
         const hi = Math.ceil(rank);
@@ -393,7 +384,7 @@ class Evaluator {
       case "val": {
         const v = args[0].value as number[];
         const i = args[1].value as number;
-        if (!Number.isInteger(i) || i < 0 || i >= v.length) throw invalid(`index ${formatDouble(i)} is outside the vector (length ${v.length}, first index 0)`, e.args[1].pos);
+        if (!Number.isInteger(i) || i < 0 || i >= v.length) throw invalidArgument(e, `index ${formatDouble(i)} is outside the vector (length ${v.length}, first index 0)`, e.args[1].pos);
         return { type: "double", value: v[i] };
       }
       case "rand":
@@ -402,11 +393,51 @@ class Evaluator {
         // time
         if (args.length === 0 || args[0].value === "") return { type: "timestamp", value: this.now };
         const ms = parseDateTime(args[0].value as string);
-        if (ms === undefined) throw invalid(`'${args[0].value}' is not a W3C-DTF or RFC 1123 date`, e.args[0].pos);
+        if (ms === undefined) throw invalidArgument(e, `'${args[0].value}' is not a W3C-DTF or RFC 1123 date`, e.args[0].pos);
         return { type: "timestamp", value: ms };
       }
     }
   }
+}
+
+/** A doubleVecList flattened to one vector, as the docs define it. */
+function flatten(args: Value[]): number[] {
+  const out: number[] = [];
+  for (const a of args) {
+    if (a.type === "doubleVec") for (const x of a.value) out.push(x);
+    else out.push(a.value as number);
+  }
+  return out;
+}
+
+function nonEmpty(e: Extract<Expr, { kind: "call" }>, args: Value[]): number[] {
+  const v = flatten(args);
+  if (v.length === 0) throw invalidArgument(e, "the list of values is empty");
+  return v;
+}
+
+function componentWise(e: Extract<Expr, { kind: "call" }>, args: Value[], f: (x: number) => number): Value {
+  if (args.length === 1 && args[0].type === "double") return double(f(args[0].value), e.pos);
+  const out = flatten(args);
+  for (let i = 0; i < out.length; i++) out[i] = double(f(out[i]), e.pos).value;
+  return { type: "doubleVec", value: out };
+}
+
+function invalidArgument(e: Extract<Expr, { kind: "call" }>, detail: string, pos = e.pos): FormulaError {
+  return fail(AutoScaleErrorCode.InvalidFunctionArgument, `${e.name}(): ${detail}`, pos);
+}
+
+function sum(v: number[]): number {
+  let total = 0;
+  for (const x of v) total += x;
+  return total;
+}
+
+const square = (x: number) => x * x;
+
+/** A window edge in ms: a timestamp as is, a timeinterval counted back from now, none = now. */
+function windowEdge(now: number, v: Value | undefined): number {
+  return v === undefined ? now : v.type === "timestamp" ? v.value : now - (v.value as number) * 1000;
 }
 
 const truth = (b: boolean): Value => ({ type: "double", value: b ? 1 : 0 });

@@ -20,6 +20,9 @@ export interface Token {
 /** Longest first, so `<=` wins over `<`. */
 const OPERATORS = ["&&", "||", "<=", ">=", "==", "!=", "+", "-", "*", "/", "!", "<", ">", "?", ":", "(", ")", ",", ".", ";", "="];
 
+/** A decimal literal; an exponent (1e3) is accepted though no source shows one. Sticky, so it matches at `lastIndex`. */
+const NUMBER = /(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?/y;
+
 const syntax = (detail: string, pos: SourcePosition) => new FormulaError(AutoScaleErrorCode.SyntaxError, detail, pos, "validation");
 
 export function tokenize(source: string): Token[] {
@@ -61,9 +64,8 @@ export function tokenize(source: string): Token[] {
     }
     const pos = here();
     if (isDigit(c) || (c === "." && isDigit(source[i + 1]))) {
-      // Decimal literal; an exponent (1e3) is accepted though no source shows one.
-      const m = /^(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?/.exec(source.slice(i, i + 400))!;
-      const text = m[0];
+      NUMBER.lastIndex = i;
+      const text = NUMBER.exec(source)![0];
       i += text.length;
       if (i < source.length && isNameChar(source[i])) throw syntax(`Invalid number '${text}${source[i]}'`, pos);
       tokens.push({ kind: "number", text, value: Number(text), pos });
@@ -86,7 +88,13 @@ export function tokenize(source: string): Token[] {
       i = j;
       continue;
     }
-    const op = OPERATORS.find((o) => source.startsWith(o, i));
+    let op: string | undefined;
+    for (const o of OPERATORS) {
+      if (source.startsWith(o, i)) {
+        op = o;
+        break;
+      }
+    }
     if (!op) {
       const hint = c === "&" ? " (logical and is '&&')" : c === "|" ? " (logical or is '||')" : c === "'" ? " (strings are double-quoted)" : "";
       throw syntax(`Unexpected character '${c}'${hint}`, pos);

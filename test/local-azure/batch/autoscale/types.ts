@@ -17,44 +17,34 @@ export type Value =
   | { type: "timeinterval"; value: number }
   | { type: "keyword"; value: DeallocationOption };
 
-const COMPARABLE = new Set<FormulaType>(["double", "string", "timestamp", "timeinterval"]);
+/** The docs' "Operations" table, row by row: left type, operators, right type → result type. */
+const OPERATION_TABLE: [FormulaType, BinaryOperator[], FormulaType, FormulaType][] = [
+  ["double", ["+", "-", "*", "/"], "double", "double"],
+  ["double", ["*"], "timeinterval", "timeinterval"],
+  ["doubleVec", ["+", "-", "*", "/"], "double", "doubleVec"],
+  ["doubleVec", ["+", "-", "*", "/"], "doubleVec", "doubleVec"],
+  ["timeinterval", ["*", "/"], "double", "timeinterval"],
+  ["timeinterval", ["+", "-"], "timeinterval", "timeinterval"],
+  ["timeinterval", ["+"], "timestamp", "timestamp"],
+  ["timestamp", ["+"], "timeinterval", "timestamp"],
+  ["timestamp", ["-"], "timestamp", "timeinterval"],
+  ["double", ["<", "<=", "==", ">=", ">", "!="], "double", "double"],
+  ["string", ["<", "<=", "==", ">=", ">", "!="], "string", "double"],
+  ["timestamp", ["<", "<=", "==", ">=", ">", "!="], "timestamp", "double"],
+  ["timeinterval", ["<", "<=", "==", ">=", ">", "!="], "timeinterval", "double"],
+  ["double", ["&&", "||"], "double", "double"],
+];
+
+const OPERATIONS = new Map<string, FormulaType>();
+for (const [left, ops, right, result] of OPERATION_TABLE) for (const op of ops) OPERATIONS.set(`${left} ${op} ${right}`, result);
 
 /** The result type of `left op right`, or undefined when the docs' table has no such row. */
 export function binaryResultType(op: BinaryOperator, left: FormulaType, right: FormulaType): FormulaType | undefined {
   if (left === "never" || right === "never") return "never";
-  const is = (l: FormulaType, r: FormulaType) => left === l && right === r;
-  switch (op) {
-    case "+":
-    case "-":
-      if (is("double", "double")) return "double";
-      if (left === "doubleVec" && (right === "double" || right === "doubleVec")) return "doubleVec";
-      if (is("timeinterval", "timeinterval")) return "timeinterval";
-      if (op === "+" && (is("timeinterval", "timestamp") || is("timestamp", "timeinterval"))) return "timestamp";
-      if (op === "-" && is("timestamp", "timestamp")) return "timeinterval";
-      return undefined;
-    case "*":
-      if (is("double", "double")) return "double";
-      if (left === "doubleVec" && (right === "double" || right === "doubleVec")) return "doubleVec";
-      if (is("double", "timeinterval") || is("timeinterval", "double")) return "timeinterval";
-      return undefined;
-    case "/":
-      if (is("double", "double")) return "double";
-      if (left === "doubleVec" && (right === "double" || right === "doubleVec")) return "doubleVec";
-      if (is("timeinterval", "double")) return "timeinterval";
-      return undefined;
-    case "<":
-    case "<=":
-    case "==":
-    case "!=":
-    case ">=":
-    case ">":
-      return left === right && COMPARABLE.has(left) ? "double" : undefined;
-    case "&&":
-    case "||":
-      return is("double", "double") ? "double" : undefined;
-  }
+  return OPERATIONS.get(`${left} ${op} ${right}`);
 }
 
+/** Unary rows of the table: `-` and `!` on double, `-` on timeinterval. */
 export function unaryResultType(op: "-" | "!", operand: FormulaType): FormulaType | undefined {
   if (operand === "never") return "never";
   if (operand === "double") return "double";
