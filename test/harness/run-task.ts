@@ -11,6 +11,11 @@ import * as path from "node:path";
 
 export const REPO_ROOT = path.resolve(__dirname, "..", "..");
 
+/** The Node that runs the tasks: TASK_NODE_BINARY (the runner's Node 24 pass), else the one running the tests. */
+export function taskNodeBinary(env: NodeJS.ProcessEnv = process.env): string {
+  return env.TASK_NODE_BINARY?.trim() || process.execPath;
+}
+
 /** Each run's agent temp folder, removed when the test process ends (tests read summaries from it first). */
 const tempDirs: string[] = [];
 process.on("exit", () => {
@@ -112,7 +117,7 @@ export async function runTask(options: TaskRunOptions): Promise<TaskRunResult> {
     ...inputEnv(options.inputs),
   };
   const started = Date.now();
-  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), entry], { cwd: tempDir, env, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(taskNodeBinary(), [...(options.nodeArgs ?? []), entry], { cwd: tempDir, env, stdio: ["ignore", "pipe", "pipe"] });
   let stdout = "";
   let stderr = "";
   let pending = "";

@@ -11,9 +11,23 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import SwaggerParser from "@apidevtools/swagger-parser";
+import { azureSpecsDir, skipUnavailable } from "../../shared-files";
 
-/** The vendored specs, relative to the repository root's sibling `shared` folder. */
-export const SPEC_ROOT = process.env.AZURE_SPECS_DIR ?? path.resolve(__dirname, "../../../../shared/azure-specs");
+/** Where the specs are: AZURE_SPECS_DIR, ../shared/azure-specs or the fetched cache (test/shared-files.ts). */
+const SPECS = azureSpecsDir();
+
+/** The specs' folder (laid out like shared/azure-specs); when they are unavailable, where they were expected. */
+export const SPEC_ROOT = SPECS.found ? SPECS.path : path.resolve(__dirname, "../../../../shared/azure-specs");
+
+/** Why the specs cannot be read in this run, or undefined when they can. */
+export function specsUnavailable(): string | undefined {
+  return SPECS.found ? undefined : SPECS.reason;
+}
+
+/** In a suite's first `before` hook: its tests are pending, with the reason, when the specs are unavailable. */
+export function skipWithoutSpecs(context: Mocha.Context): void {
+  skipUnavailable(context, SPECS);
+}
 
 export type SpecName = "batch" | "batchManagement" | "dataFactory";
 
