@@ -10,7 +10,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { createTlsMaterial } from "../test/local-azure/tls";
 
-const BENCHMARKS = ["blob-copy"];
+const BENCHMARKS = ["blob-copy", "zip"];
 
 async function main(): Promise<number> {
   const names = process.argv.slice(2).filter((a) => !a.startsWith("-"));

@@ -152,7 +152,14 @@ describe("local Azure: Batch data plane and simulation", function () {
       assert.match(nodes[0].id!, /^tvmps_[0-9a-f]{64}_d$/);
       assert.equal(nodes[0].startTaskInfo?.state, "completed");
       assert.equal(nodes[0].startTaskInfo?.exitCode, 0);
-      await rejects(client.pool.resize(id, { targetDedicatedNodes: 3 }).then(() => client.pool.resize(id, { targetDedicatedNodes: 1 })), (e) => assert.equal(e.code, "PoolBeingResized"));
+      // A slow allocation keeps the pool resizing while the second request arrives, however loaded the machine is.
+      const timings = { ...azure.state.batch.timings };
+      azure.state.batch.timings.allocateSeconds = 400;
+      try {
+        await rejects(client.pool.resize(id, { targetDedicatedNodes: 3 }).then(() => client.pool.resize(id, { targetDedicatedNodes: 1 })), (e) => assert.equal(e.code, "PoolBeingResized"));
+      } finally {
+        Object.assign(azure.state.batch.timings, timings);
+      }
     });
 
     it("fails the start task on a scripted node (starttaskfailed) and makes another unusable", async () => {
@@ -178,18 +185,25 @@ describe("local Azure: Batch data plane and simulation", function () {
     it("removes nodes and honours stop resize", async () => {
       const pool = await idlePool(3);
       const [first] = [...pool.nodes.keys()];
-      await client.pool.removeNodes(pool.id, { nodeList: [first], nodeDeallocationOption: "requeue" });
-      const during = await client.pool.get(pool.id);
-      assert.equal(during.allocationState, "resizing");
-      assert.equal(during.targetDedicatedNodes, 2);
-      assert.equal((await client.computeNode.get(pool.id, first)).state, "leavingpool");
-      await azure.batch.waitFor(() => !pool.nodes.has(first) && pool.allocationState === "steady");
-      await rejects(client.computeNode.get(pool.id, first), (e) => assert.equal(e.code, "NodeNotFound"));
-      await client.pool.resize(pool.id, { targetDedicatedNodes: 5 });
-      await client.pool.stopResize(pool.id);
-      assert.equal((await client.pool.get(pool.id)).allocationState, "stopping");
-      await azure.batch.waitFor(() => pool.allocationState === "steady");
-      assert.equal(pool.nodes.size, 2);
+      // Transitions slow enough (2 s each) to be seen between requests on a loaded machine.
+      const timings = { ...azure.state.batch.timings };
+      Object.assign(azure.state.batch.timings, { leaveSeconds: 400, allocateSeconds: 400, stopResizeSeconds: 400 });
+      try {
+        await client.pool.removeNodes(pool.id, { nodeList: [first], nodeDeallocationOption: "requeue" });
+        const during = await client.pool.get(pool.id);
+        assert.equal(during.allocationState, "resizing");
+        assert.equal(during.targetDedicatedNodes, 2);
+        assert.equal((await client.computeNode.get(pool.id, first)).state, "leavingpool");
+        await azure.batch.waitFor(() => !pool.nodes.has(first) && pool.allocationState === "steady");
+        await rejects(client.computeNode.get(pool.id, first), (e) => assert.equal(e.code, "NodeNotFound"));
+        await client.pool.resize(pool.id, { targetDedicatedNodes: 5 });
+        await client.pool.stopResize(pool.id);
+        assert.equal((await client.pool.get(pool.id)).allocationState, "stopping");
+        await azure.batch.waitFor(() => pool.allocationState === "steady");
+        assert.equal(pool.nodes.size, 2);
+      } finally {
+        Object.assign(azure.state.batch.timings, timings);
+      }
     });
 
     it("reboots nodes while tasks run, honouring requeue, terminate, taskcompletion and retaineddata", async () => {
@@ -290,7 +304,8 @@ describe("local Azure: Batch data plane and simulation", function () {
       azure.state.batch.taskScript = (job, task: TaskRecord) => (job.id === jobId && task.id === "fails" ? { exitCode: 2, durationSeconds: 5 } : undefined);
       await client.job.add({ id: jobId, poolInfo: { poolId: pool.id }, onAllTasksComplete: "terminatejob" });
       await rejects(client.job.add({ id: jobId, poolInfo: { poolId: pool.id } }), (e) => assert.equal(e.code, "JobExists"));
-      await client.task.add(jobId, { id: "ok", commandLine: "/bin/true", environmentSettings: [{ name: "A", value: "1" }] });
+      // Long enough to be seen running; the run ends when the process does.
+      await client.task.add(jobId, { id: "ok", commandLine: "/bin/sh -c 'sleep 1'", environmentSettings: [{ name: "A", value: "1" }] });
       await client.task.add(jobId, { id: "fails", commandLine: "/bin/false" });
       await rejects(client.task.add(jobId, { id: "ok", commandLine: "/bin/true" }), (e) => assert.equal(e.code, "TaskExists"));
       const running = await client.task.get(jobId, "ok");

@@ -3,6 +3,12 @@
  * endpoints, names, credentials and the environment a bundled task needs, then
  * runs until interrupted.
  *
+ *   --blobs-on-disk        keep blobs in a temp folder instead of memory
+ *   --time-scale <factor>  how many times faster than real time Batch nodes,
+ *                          tasks and Data Factory runs go (default 50: one
+ *                          simulated second is 20 ms); 1 is real time, so a
+ *                          person driving it by hand sees every transition
+ *
  * Node reads NODE_EXTRA_CA_CERTS only at start-up, and the local Azure is itself
  * a client of its own services (Batch reads packages from Blob), so the CA is
  * made first and the server runs in a child process that trusts it.
@@ -30,11 +36,28 @@ async function parent(): Promise<void> {
   });
 }
 
+/** Real milliseconds per simulated second from `--time-scale <factor>` (simulated seconds per real second). */
+export function parseTimeScale(argv: string[]): number | undefined {
+  const at = argv.indexOf("--time-scale");
+  if (at === -1) return undefined;
+  const raw = argv[at + 1];
+  const factor = Number(raw);
+  if (raw === undefined || !Number.isFinite(factor) || factor <= 0 || factor > 10_000) {
+    throw new Error(`--time-scale needs a factor above 0 and at most 10000 (1 is real time, 50 the default), not '${raw ?? ""}'.`);
+  }
+  return 1000 / factor;
+}
+
 async function server(): Promise<void> {
   const blobsOnDisk = process.argv.includes("--blobs-on-disk");
-  const azure = await startLocalAzure({ workDir: process.env.LOCAL_AZURE_WORK_DIR, blobsOnDisk });
-  process.stdout.write(`${JSON.stringify(azure.info)}\n`);
-  process.stderr.write(`Local Azure is ready (ARM ${azure.info.armUrl}). Press Ctrl+C to stop.\n`);
+  const msPerSimulatedSecond = parseTimeScale(process.argv) ?? 20;
+  const azure = await startLocalAzure({ workDir: process.env.LOCAL_AZURE_WORK_DIR, blobsOnDisk, msPerSimulatedSecond });
+  // The clock Batch and Data Factory share, as it runs.
+  const ms = azure.batch.clock.msPerSimulatedSecond;
+  process.stdout.write(`${JSON.stringify({ ...azure.info, timeScale: 1000 / ms, msPerSimulatedSecond: ms })}\n`);
+  process.stderr.write(
+    `Local Azure is ready (ARM ${azure.info.armUrl}); simulated time runs ${1000 / ms} times faster than real time. Press Ctrl+C to stop.\n`,
+  );
   let stopping = false;
   const stop = async () => {
     if (stopping) return;
@@ -46,7 +69,15 @@ async function server(): Promise<void> {
   process.on("SIGTERM", () => void stop());
 }
 
-(process.env.LOCAL_AZURE_TLS_DIR ? server() : parent()).catch((e) => {
-  console.error(e);
-  process.exit(1);
-});
+if (require.main === module) {
+  try {
+    parseTimeScale(process.argv);
+  } catch (e) {
+    console.error((e as Error).message);
+    process.exit(2);
+  }
+  (process.env.LOCAL_AZURE_TLS_DIR ? server() : parent()).catch((e) => {
+    console.error(e);
+    process.exit(1);
+  });
+}

@@ -4,6 +4,9 @@ import { localAzure, resetLocalAzure } from "../fixture";
 import type { LocalAzure } from ".";
 import { allActivityRuns, dataFactoryClient, errorOf, pollRun, waitFor, window } from "./datafactory/test-client";
 import type { CustomActivityContext } from "./datafactory/activities";
+import { ContainerClient, StorageSharedKeyCredential } from "@azure/storage-blob";
+import { BatchServiceClient, BatchSharedKeyCredentials } from "@azure/batch";
+import { batchCustomActivityRunner } from "./batch/custom-activity";
 
 const wait = (name: string, seconds: unknown, dependsOn?: WaitActivity["dependsOn"]): WaitActivity => ({ name, type: "Wait", waitTimeInSeconds: seconds, dependsOn });
 const custom = (name: string, command: unknown, dependsOn?: CustomActivity["dependsOn"]): CustomActivity => ({
@@ -311,5 +314,69 @@ describe("local Azure: Data Factory pipeline runs", function () {
     assert.equal(ctx.adfJobsUrl, `${azure.info.storage.blobUrl}/adfjobs/${ctx.taskId}/`);
     const useOutput = (await allActivityRuns(client, rg, factory, runId)).find((a) => a.activityName === "UseOutput");
     assert.deepEqual(useOutput?.input, { waitTimeInSeconds: 1 });
+  });
+
+  it("runs a Custom activity as a real Batch task: flat resource files, ADF's runtime files, stdout in adfjobs, outputs.json as customOutput, 2500 on a non-zero exit", async function () {
+    this.timeout(60_000);
+    const storage = azure.state.storage;
+    const container = (accountName: string, name: string) => {
+      const key = [...storage.accounts.values()].find((a) => a.name === accountName)!.keys[0];
+      return new ContainerClient(`${storage.blobBaseUrl}/${accountName}/${name}`, new StorageSharedKeyCredential(accountName, key));
+    };
+    const batch = new BatchServiceClient(new BatchSharedKeyCredentials(azure.info.batch.accountName, azure.info.batch.accountKey), azure.info.batch.url);
+    const poolId = `adf-e2e-${Date.now().toString(36)}`;
+    await batch.pool.add({
+      id: poolId,
+      vmSize: "standard_d2s_v3",
+      virtualMachineConfiguration: { imageReference: { publisher: "canonical", offer: "0001-com-ubuntu-server-focal", sku: "20_04-lts" }, nodeAgentSKUId: "batch.node.ubuntu 20.04" },
+      targetDedicatedNodes: 1,
+    });
+    const pool = azure.batch.account().pools.get(poolId)!;
+    await azure.batch.waitFor(() => [...pool.nodes.values()].some((n) => n.state === "idle"), { what: "an idle node" });
+    const apps = container(azure.info.storage.accountName, "apps");
+    await apps.createIfNotExists();
+    const folder = `e2e/${poolId}`;
+    await apps.getBlockBlobClient(`${folder}/app.sh`).uploadData(Buffer.from('echo "run $1"; echo \'{"answer": 42}\' > outputs.json; exit "${2:-0}"\n'));
+    await apps.getBlockBlobClient(`${folder}/lib/data.txt`).uploadData(Buffer.from("data\n"));
+    azure.state.dataFactory.putLinkedService(factory, "BatchE2E", {
+      type: "AzureBatch",
+      typeProperties: { accountName: "releasebatch", batchUri: "https://releasebatch.westeurope.batch.azure.com", poolName: poolId, linkedServiceName: { referenceName: "StagingStorage", type: "LinkedServiceReference" } },
+    });
+    const e2e = (name: string, exitCode: number): CustomActivity => ({
+      name,
+      type: "Custom",
+      // The app runs last, so its exit code is the task's.
+      command: `/bin/sh -c 'cat data.txt; test -f activity.json && test -f linkedServices.json && echo runtime-files; sh app.sh @{pipeline().RunId} ${exitCode}'`,
+      linkedServiceName: { referenceName: "BatchE2E", type: "LinkedServiceReference" },
+      resourceLinkedService: { referenceName: "StagingStorage", type: "LinkedServiceReference" },
+      folderPath: `apps/${folder}`,
+      referenceObjects: { linkedServices: [{ referenceName: "StagingStorage", type: "LinkedServiceReference" }], datasets: [] },
+    });
+    await put("on-batch", { activities: [e2e("Ok", 0)] });
+    await put("on-batch-fails", { activities: [e2e("Fails", 3)] });
+    azure.state.dataFactory.customActivityRunner = batchCustomActivityRunner(azure.batch, { container });
+    const client = dataFactoryClient(azure);
+
+    const { runId } = await client.pipelines.createRun(rg, factory, "on-batch");
+    const { run } = await pollRun(client, rg, factory, runId);
+    const [ok] = await allActivityRuns(client, rg, factory, runId);
+    assert.equal(run.status, "Succeeded", JSON.stringify(ok.error));
+    const output = ok.output as { exitcode: number; outputs: string[]; customOutput?: unknown };
+    assert.equal(output.exitcode, 0);
+    assert.deepEqual(output.customOutput, { answer: 42 });
+    const taskId = /adfjobs\/([0-9a-f-]{36})\/output\/stdout\.txt$/.exec(output.outputs[0])![1];
+    const task = await batch.task.get(`adfv2-${poolId}`, taskId);
+    assert.equal(task.commandLine, `/bin/sh -c 'cat data.txt; test -f activity.json && test -f linkedServices.json && echo runtime-files; sh app.sh ${runId} 0'`);
+    assert.deepEqual(task.resourceFiles?.map((f) => f.filePath).sort(), ["activity.json", "app.sh", "data.txt", "datasets.json", "linkedServices.json"]);
+    const stdout = await container(azure.info.storage.accountName, "adfjobs").getBlobClient(`${taskId}/output/stdout.txt`).downloadToBuffer();
+    assert.equal(stdout.toString(), `data\nruntime-files\nrun ${runId}\n`);
+
+    const failing = await client.pipelines.createRun(rg, factory, "on-batch-fails");
+    const failedRun = await pollRun(client, rg, factory, failing.runId);
+    assert.equal(failedRun.run.status, "Failed");
+    const [bad] = await allActivityRuns(client, rg, factory, failing.runId);
+    assert.equal(bad.error?.errorCode, "2500");
+    assert.equal((bad.output as { exitcode: number }).exitcode, 3);
+    await batch.pool.deleteMethod(poolId);
   });
 });

@@ -250,6 +250,15 @@ export interface ServiceOptions {
   handle: (req: AzureRequest) => Promise<AzureResponse & { route?: string }>;
   /** Extra response headers on every response (request ids, server name). */
   requestIdHeader?: string;
+  /**
+   * The service's own request id on every answer (Batch): never the client's id,
+   * and no x-ms-client-request-id echo; `answerHeaders` adds what the service does echo.
+   */
+  ownRequestIds?: boolean;
+  /** Headers the service adds to every answer, errors and injected faults included. */
+  answerHeaders?: (requestHeaders: IncomingMessage["headers"], requestId: string) => Record<string, string>;
+  /** Renders errors in place of the shared shape (a service whose error bodies depend on its own URL). */
+  renderError?: (err: ServiceError, requestId: string) => { body: unknown; headers: Record<string, string> };
   port?: number;
 }
 
@@ -294,7 +303,7 @@ export async function listenOnLoopback(server: https.Server, name: ServiceName, 
 async function serve(options: ServiceOptions, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const started = Date.now();
   const url = new URL(req.url ?? "/", `https://${req.headers.host ?? "127.0.0.1"}`);
-  const requestId = (req.headers["x-ms-client-request-id"] as string | undefined) ?? randomUUID();
+  const requestId = options.ownRequestIds ? randomUUID() : ((req.headers["x-ms-client-request-id"] as string | undefined) ?? randomUUID());
   let status = 500;
   let routeName: string | undefined;
   let faultName: string | undefined;
@@ -337,14 +346,14 @@ async function serve(options: ServiceOptions, req: IncomingMessage, res: ServerR
     principal = request.principal?.oid;
     status = response.status;
     sent = response;
-    send(res, response, requestId, options);
+    send(res, response, requestId, options, req);
   } catch (e) {
     const err = e instanceof ServiceError ? e : new ServiceError(500, "InternalError", e instanceof Error ? e.message : String(e));
     if (!(e instanceof ServiceError)) console.error(`[local-azure:${options.name}]`, e);
     status = err.status;
-    const rendered = renderError(options.errorShape, err, requestId);
+    const rendered = options.renderError ? options.renderError(err, requestId) : renderError(options.errorShape, err, requestId);
     sent = { status: err.status, headers: rendered.headers, body: rendered.body };
-    send(res, sent, requestId, options);
+    send(res, sent, requestId, options, req);
   } finally {
     options.log.add({
       time: new Date(started).toISOString(),
@@ -362,11 +371,12 @@ async function serve(options: ServiceOptions, req: IncomingMessage, res: ServerR
   }
 }
 
-function send(res: ServerResponse, response: AzureResponse, requestId: string, options: ServiceOptions): void {
+function send(res: ServerResponse, response: AzureResponse, requestId: string, options: ServiceOptions, req: IncomingMessage): void {
   if (res.headersSent || res.destroyed) return;
   const headers: Record<string, string> = {
     [options.requestIdHeader ?? "x-ms-request-id"]: requestId,
-    "x-ms-client-request-id": requestId,
+    ...(options.ownRequestIds ? {} : { "x-ms-client-request-id": requestId }),
+    ...(options.answerHeaders?.(req.headers, requestId) ?? {}),
     ...(response.headers ?? {}),
   };
   let payload: Buffer | undefined;

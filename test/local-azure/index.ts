@@ -15,7 +15,7 @@ import { ArmService, type ArmState } from "./arm/core";
 import { registerStorage, type StorageState } from "./arm/storage";
 import { startAzurite, startBlobProxy, type AzuriteProcess } from "./blob";
 import { registerBatch } from "./arm/batch";
-import { SimClock } from "./batch/clock";
+import { SimClock } from "./clock";
 import { BatchDataPlane } from "./batch/dataplane";
 import { BatchSimulation } from "./batch/simulation";
 import { createAccount, DEFAULT_TIMINGS, type BatchState } from "./batch/state";
@@ -149,11 +149,12 @@ export async function startLocalAzure(options: LocalAzureOptions = {}): Promise<
   const arm = new ArmService(armState, entra);
   registerStorage(arm, storageState);
   const batchDataPlane = new BatchDataPlane(batch, entra);
-  const dataFactoryState = new DataFactoryState({ tenantId, msPerSimulatedSecond: options.msPerSimulatedSecond, blobBaseUrl: () => storageState.blobBaseUrl });
+  const dataFactoryState = new DataFactoryState({ tenantId, clock, blobBaseUrl: () => storageState.blobBaseUrl });
   registerDataFactory(arm, dataFactoryState);
   seedReleaseFactory(dataFactoryState, { factoryName: "release-adf", resourceGroup: "rg-batch-release", location: "westeurope", storageAccountName: storageAccount.name, batchAccountName: "releasebatch", poolName: "adf-pool" });
 
-  const started: { close(): Promise<void> }[] = [{ close: async () => clock.close() }];
+  // Closing stops the clock, then kills Batch task processes and removes the nodes' folders.
+  const started: { close(): Promise<void> }[] = [{ close: async () => (clock.close(), batch.close()) }];
   try {
     const azuritePromise = startAzurite({
       tls,
@@ -164,7 +165,18 @@ export async function startLocalAzure(options: LocalAzureOptions = {}): Promise<
       startService({ name: "entra", tls, errorShape: "entra", log, faults, handle: (r) => entra.handle(r) }),
       startService({ name: "devops", tls, errorShape: "plain", log, faults, handle: (r) => devops.handle(r), requestIdHeader: "activityid" }),
       startService({ name: "arm", tls, errorShape: "arm", log, faults, handle: (r) => arm.handle(r), requestIdHeader: "x-ms-request-id" }),
-      startService({ name: "batch", tls, errorShape: "batch", log, faults, handle: (r) => batchDataPlane.handle(r), requestIdHeader: "request-id" }),
+      startService({
+        name: "batch",
+        tls,
+        errorShape: "batch",
+        log,
+        faults,
+        handle: (r) => batchDataPlane.handle(r),
+        requestIdHeader: "request-id",
+        ownRequestIds: true,
+        answerHeaders: (h) => batchDataPlane.answerHeaders(h),
+        renderError: (e, id) => batchDataPlane.renderError(e, id),
+      }),
     ]);
     started.push(entraHost, devopsHost, armHost, batchHost);
     batchState.url = batchHost.url;

@@ -7,7 +7,8 @@
  * under `sim` belong to the simulation and are never rendered.
  */
 import * as crypto from "node:crypto";
-import type { SimTimer } from "./clock";
+import type { SimTimer } from "../clock";
+import type { AutoStorageContainer } from "./resource-files";
 
 export type Json = Record<string, unknown>;
 
@@ -47,7 +48,7 @@ export interface StartTask extends Json {
 
 /** Per-node script: how the simulation should treat the node's next boots. */
 export interface NodeScript {
-  /** The start task's exit code (default 0). Non-zero with waitForSuccess → starttaskfailed. */
+  /** Simulate the start task with this exit code instead of running it. Non-zero with waitForSuccess → starttaskfailed. */
   startTaskExitCode?: number;
   /** The node ends its boot unusable (as when the VM or an extension fails). */
   unusable?: boolean;
@@ -55,7 +56,7 @@ export interface NodeScript {
   createSeconds?: number;
 }
 
-/** Per-task script: how long the task runs and how it exits when no taskRunner handles it. */
+/** Per-task script: a simulated run instead of the real process (how long it runs, how it exits). */
 export interface TaskScript {
   durationSeconds?: number;
   exitCode?: number;
@@ -96,6 +97,8 @@ export const DEFAULT_TIMINGS: Timings = {
 export interface PackageEntry {
   name: string;
   size: number;
+  /** The file's bytes, unzipped onto nodes that deploy the package. */
+  data?: Buffer;
 }
 
 export interface InstalledPackage {
@@ -139,8 +142,10 @@ export interface NodeRecord {
     running: Set<TaskRecord>;
     /** An operation waiting for running tasks to finish (taskcompletion / retaineddata). */
     pending?: { kind: "reboot" | "reimage" | "remove" };
-    /** Files the node has beyond the fixed layout (task outputs), path → content. */
-    files: Map<string, { content: Buffer; created: string }>;
+    /** The node's real directory (AZ_BATCH_NODE_ROOT_DIR), made when the node joins. */
+    rootDir?: string;
+    /** Aborts the start task's process (reboot, removal). */
+    startTaskAbort?: AbortController;
   };
 }
 
@@ -185,6 +190,8 @@ export interface PoolRecord {
     resize?: { nodeDeallocationOption: DeallocationOption; startTime: string; allocation?: SimTimer; removing: Set<NodeRecord> };
     /** Scripts handed to the next nodes that join, in order. */
     nextNodeScripts: NodeScript[];
+    /** Nodes ever created in the pool; each new node takes the next private IP address. */
+    nodesCreated: number;
     /** The deallocation option of the last resize, shown by ARM's resizeOperationStatus. */
     lastResize?: { targetDedicatedNodes: number; targetLowPriorityNodes: number; resizeTimeout: string; nodeDeallocationOption: DeallocationOption; startTime: string };
   };
@@ -315,7 +322,7 @@ export interface BatchAccountRecord {
   jobs: Map<string, JobRecord>;
 }
 
-/** Everything a task runner needs to execute a task for real (a later end-to-end harness). */
+/** Everything a task runner needs to execute a task. */
 export interface TaskRunContext {
   account: BatchAccountRecord;
   pool: PoolRecord;
@@ -324,8 +331,11 @@ export interface TaskRunContext {
   task: TaskRecord;
   /** The AZ_BATCH_* variables Batch gives the task, application package variables included. */
   environment: Record<string, string>;
-  /** Aborted when the task is requeued or terminated (node reboot, removal, task terminate). */
+  /** Aborted when the task is requeued or terminated (node reboot, removal, task or job terminate, maxWallClockTime). */
   signal: AbortSignal;
+  /** The task directory on the node (stdout.txt and stderr.txt go here) and its working directory (wd), real paths. */
+  taskDirectory: string;
+  workingDirectory: string;
 }
 
 export interface TaskRunResult {
@@ -335,10 +345,11 @@ export interface TaskRunResult {
 }
 
 /**
- * The hook through which a later harness can actually run a task's command
- * (for instance a Data Factory Custom activity). Return undefined to leave the
- * task to the simulation (scripted duration and exit code). Nothing is ever
- * executed by the local Batch itself.
+ * A hook that takes over running a task (its resource files are already in
+ * the working directory). Return undefined to let the local Batch run it: the
+ * scripted duration and exit code when the task is scripted, else the command
+ * line as a real process. A result's stdout and stderr are appended to the
+ * task's stdout.txt and stderr.txt.
  */
 export type TaskRunner = (context: TaskRunContext) => Promise<TaskRunResult> | undefined;
 
@@ -350,6 +361,8 @@ export interface BatchState {
   url: string;
   timings: Timings;
   taskRunner?: TaskRunner;
+  /** How resource files with autoStorageContainerName are read (set by the ARM provider, which owns auto-storage). */
+  autoStorageContainer?: AutoStorageContainer;
   /** Default script for tasks that have none of their own (duration, exit code); tests set it. */
   taskScript?: (job: JobRecord, task: TaskRecord) => TaskScript | undefined;
 }

@@ -6,7 +6,7 @@
  * run can execute the command on a Batch node instead of simulating it.
  */
 import { randomUUID } from "node:crypto";
-import type { FactoryClock } from "./clock";
+import type { SimClock } from "../clock";
 import { customActivityOutput } from "./custom-output";
 import type { ActivityDefinition, ActivityRunRecord, FactoryEntity, Json, JsonObject, PipelineRunRecord } from "./types";
 
@@ -46,7 +46,7 @@ export interface ActivityContext {
   typeProperties: JsonObject;
   script?: ActivityScript;
   attempt: number;
-  clock: FactoryClock;
+  clock: SimClock;
   /** Aborts when the run is cancelled; executors reject with an AbortError. */
   signal: AbortSignal;
   defaultDurationSeconds: number;

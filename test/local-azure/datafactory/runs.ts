@@ -6,25 +6,16 @@
  * activities (a skipped leaf is replaced by its parents); the run succeeds
  * only if all of those succeeded. Cancelling moves the run through Canceling
  * to Cancelled and cancels the activities in progress.
+ * This module is the run engine; attempts.ts runs one activity (retries,
+ * activity types) and outcomes.ts holds ADF's outcome rules.
  */
 import { randomBytes, randomUUID } from "node:crypto";
 import { setMaxListeners } from "node:events";
-import type { FactoryClock } from "./clock";
-import {
-  copyActivityOutput,
-  newTaskId,
-  runExecutePipelineActivity,
-  runGenericActivity,
-  runWaitActivity,
-  storageAccountOf,
-  type ActivityContext,
-  type ActivityOutcome,
-  type ActivityScript,
-  type ActivityScriptSource,
-  type CustomActivityRunner,
-} from "./activities";
-import { evaluateValue, ExpressionError, type ExpressionContext } from "./expressions";
-import type { ActivityDefinition, ActivityError, ActivityRunRecord, FactoryEntity, Json, JsonObject, PipelineEntity, PipelineRunRecord } from "./types";
+import type { SimClock } from "../clock";
+import type { ActivityContext, ActivityScriptSource, CustomActivityRunner } from "./activities";
+import { ActivityAttempts, isAbort } from "./attempts";
+import { carriedOver, dependenciesMet, failedLeaves } from "./outcomes";
+import type { FactoryEntity, Json, JsonObject, PipelineEntity, PipelineRunRecord } from "./types";
 
 /** Simulated durations of the run lifecycle; tests may change them. */
 export interface RunTimings {
@@ -37,7 +28,7 @@ export interface RunTimings {
 }
 
 export interface RunEngineOptions {
-  clock: FactoryClock;
+  clock: SimClock;
   timings: RunTimings;
   findScript(pipelineName: string, activityName: string): ActivityScriptSource | undefined;
   customActivityRunner(): CustomActivityRunner;
@@ -57,20 +48,16 @@ interface LiveRun {
   finished: Promise<void>;
 }
 
-type Outcome = "Succeeded" | "Failed" | "Skipped" | "Cancelled";
-
-const emptyError = (target: string): ActivityError => ({ errorCode: "", message: "", failureType: "", target, details: "" });
-
-function isAbort(e: unknown): boolean {
-  return e instanceof Error && e.name === "AbortError";
-}
-
 export class RunEngine {
   readonly runs = new Map<string, PipelineRunRecord>();
   private readonly live = new Map<string, LiveRun>();
   private closed = false;
 
-  constructor(private readonly options: RunEngineOptions) {}
+  private readonly attempts: ActivityAttempts;
+
+  constructor(private readonly options: RunEngineOptions) {
+    this.attempts = new ActivityAttempts(options, (ctx, name, params, wait, signal) => this.startChild(ctx, name, params, wait, signal));
+  }
 
   start(factory: FactoryEntity, pipeline: PipelineEntity, parameters: Record<string, Json>, start: StartRunOptions): PipelineRunRecord {
     const now = this.options.clock.now();
@@ -142,7 +129,7 @@ export class RunEngine {
     run.lastUpdated = clock.now();
 
     const activities = pipeline.properties.activities ?? [];
-    const carried = this.carriedOver(activities, recovery);
+    const carried = carriedOver(activities, recovery);
     for (const [name, outcome] of carried.outcomes) run.outcomes.set(name, outcome);
     const running = new Map<string, Promise<void>>();
 
@@ -150,14 +137,10 @@ export class RunEngine {
       let changed = false;
       for (const activity of activities) {
         if (run.outcomes.has(activity.name) || running.has(activity.name)) continue;
-        const deps = activity.dependsOn ?? [];
-        if (deps.some((d) => !run.outcomes.has(d.activity))) continue;
-        const met = deps.every((d) => {
-          const outcome = run.outcomes.get(d.activity)!;
-          return d.dependencyConditions.some((c) => c === outcome || (c === "Completed" && (outcome === "Succeeded" || outcome === "Failed")));
-        });
-        if (met) {
-          const task = this.runActivity(factory, run, activity, signal, carried.outputs).finally(() => running.delete(activity.name));
+        const ready = dependenciesMet(activity, run.outcomes);
+        if (ready === "waiting") continue;
+        if (ready === "met") {
+          const task = this.attempts.runActivity(factory, run, activity, signal, carried.outputs).finally(() => running.delete(activity.name));
           running.set(activity.name, task);
         } else {
           run.outcomes.set(activity.name, "Skipped");
@@ -172,215 +155,12 @@ export class RunEngine {
 
     // Activities that never became ready (a dependency on a missing activity) count as skipped.
     for (const a of activities) if (!run.outcomes.has(a.name)) run.outcomes.set(a.name, "Skipped");
-    const failed = this.failedLeaves(activities, run.outcomes);
+    const failed = failedLeaves(activities, run.outcomes);
     if (failed.length === 0) return this.finish(run, "Succeeded", "");
     const first = activities.find((a) => failed.includes(a.name))!;
     const record = [...run.activityRuns].reverse().find((r) => r.activityName === first.name);
     // ADF names the failed activity: "Operation on target <name> failed: <activity error message>".
     this.finish(run, "Failed", `Operation on target ${first.name} failed: ${record?.error.message ?? ""}`);
-  }
-
-  /** ADF's rule: leaves decide; a skipped leaf is replaced by the activities it depends on. */
-  private failedLeaves(activities: ActivityDefinition[], outcomes: Map<string, Outcome>): string[] {
-    const byName = new Map(activities.map((a) => [a.name, a]));
-    const dependedOn = new Set(activities.flatMap((a) => (a.dependsOn ?? []).map((d) => d.activity)));
-    const failed = new Set<string>();
-    const seen = new Set<string>();
-    const evaluate = (name: string) => {
-      if (seen.has(name)) return;
-      seen.add(name);
-      const outcome = outcomes.get(name);
-      if (outcome === "Skipped") {
-        for (const d of byName.get(name)?.dependsOn ?? []) evaluate(d.activity);
-      } else if (outcome === "Failed" || outcome === "Cancelled") {
-        failed.add(name);
-      }
-    };
-    for (const a of activities) if (!dependedOn.has(a.name)) evaluate(a.name);
-    return [...failed];
-  }
-
-  private carriedOver(activities: ActivityDefinition[], recovery: StartRunOptions["recovery"]): { outcomes: Map<string, Outcome>; outputs: Map<string, ActivityRunRecord> } {
-    const outcomes = new Map<string, Outcome>();
-    const outputs = new Map<string, ActivityRunRecord>();
-    if (!recovery) return { outcomes, outputs };
-    const { reference, startActivityName, startFromFailure } = recovery;
-    const lastRecord = (name: string) => [...reference.activityRuns].reverse().find((r) => r.activityName === name);
-    let keep: string[] = [];
-    if (startActivityName) {
-      // Everything the start activity depends on, transitively, is not rerun.
-      const byName = new Map(activities.map((a) => [a.name, a]));
-      const stack = (byName.get(startActivityName)?.dependsOn ?? []).map((d) => d.activity);
-      while (stack.length) {
-        const name = stack.pop()!;
-        if (keep.includes(name)) continue;
-        keep.push(name);
-        stack.push(...(byName.get(name)?.dependsOn ?? []).map((d) => d.activity));
-      }
-    } else if (startFromFailure) {
-      keep = activities.filter((a) => reference.outcomes.get(a.name) === "Succeeded").map((a) => a.name);
-    }
-    for (const name of keep) {
-      outcomes.set(name, reference.outcomes.get(name) === "Failed" ? "Failed" : (reference.outcomes.get(name) ?? "Succeeded"));
-      const record = lastRecord(name);
-      if (record) outputs.set(name, record);
-    }
-    return { outcomes, outputs };
-  }
-
-  private expressionContext(factory: FactoryEntity, run: PipelineRunRecord, carried: Map<string, ActivityRunRecord>): ExpressionContext {
-    const pipeline: JsonObject = {
-      DataFactory: factory.name,
-      Pipeline: run.pipelineName,
-      RunId: run.runId,
-      GroupId: run.runGroupId,
-      TriggerType: run.invokedBy.invokedByType,
-      TriggerId: run.invokedBy.id,
-      TriggerName: run.invokedBy.name,
-      TriggerTime: run.runStart.toISOString(),
-      parameters: run.parameters as JsonObject,
-      globalParameters: {},
-    };
-    return {
-      pipeline,
-      activity: (name) => {
-        const record = [...run.activityRuns].reverse().find((r) => r.activityName === name) ?? carried.get(name);
-        if (!record) return undefined;
-        return { output: record.output, error: record.error as unknown as JsonObject, status: record.status, ActivityRunId: record.activityRunId };
-      },
-    };
-  }
-
-  private script(run: PipelineRunRecord, activity: ActivityDefinition, attempt: number): ActivityScript | undefined {
-    const source = this.options.findScript(run.pipelineName, activity.name);
-    return typeof source === "function" ? source({ run, attempt }) : source;
-  }
-
-  private async runActivity(factory: FactoryEntity, run: PipelineRunRecord, activity: ActivityDefinition, signal: AbortSignal, carried: Map<string, ActivityRunRecord>): Promise<void> {
-    if (activity.state === "Inactive") {
-      // Inactive activities do not run; they count as their onInactiveMarkAs outcome.
-      run.outcomes.set(activity.name, activity.onInactiveMarkAs ?? "Succeeded");
-      return;
-    }
-    const retries = Math.max(0, Number(activity.policy?.retry ?? 0) || 0);
-    const interval = Math.max(0, Number(activity.policy?.retryIntervalInSeconds ?? 30) || 0);
-    for (let attempt = 1; ; attempt++) {
-      const record = await this.runAttempt(factory, run, activity, signal, carried, attempt);
-      if (record.status !== "Failed" || attempt > retries || signal.aborted) {
-        run.outcomes.set(activity.name, record.status === "InProgress" || record.status === "Queued" ? "Cancelled" : record.status);
-        return;
-      }
-      try {
-        await this.options.clock.sleep(interval, signal);
-      } catch (e) {
-        if (!isAbort(e)) throw e;
-        run.outcomes.set(activity.name, "Failed");
-        return;
-      }
-    }
-  }
-
-  private async runAttempt(factory: FactoryEntity, run: PipelineRunRecord, activity: ActivityDefinition, signal: AbortSignal, carried: Map<string, ActivityRunRecord>, attempt: number): Promise<ActivityRunRecord> {
-    const { clock } = this.options;
-    const now = clock.now();
-    const record: ActivityRunRecord = {
-      activityRunId: randomUUID(),
-      activityName: activity.name,
-      activityType: activity.type,
-      pipelineName: run.pipelineName,
-      pipelineRunId: run.runId,
-      linkedServiceName: activity.linkedServiceName?.referenceName ?? "",
-      status: "InProgress",
-      activityRunStart: now,
-      input: {},
-      output: {},
-      error: emptyError(activity.name),
-      userProperties: {},
-      lastUpdated: now,
-    };
-    run.activityRuns.push(record);
-    run.lastUpdated = now;
-    let outcome: ActivityOutcome | "Cancelled";
-    try {
-      const exprs = this.expressionContext(factory, run, carried);
-      const typeProperties = evaluateValue((activity.typeProperties ?? {}) as JsonObject, exprs) as JsonObject;
-      record.input = typeProperties;
-      for (const p of activity.userProperties ?? []) {
-        const v = evaluateValue(p.value, exprs);
-        record.userProperties[p.name] = typeof v === "string" ? v : JSON.stringify(v);
-      }
-      const ctx: ActivityContext = {
-        factory,
-        run,
-        activity,
-        activityRun: record,
-        typeProperties,
-        script: this.script(run, activity, attempt),
-        attempt,
-        clock,
-        signal,
-        defaultDurationSeconds: this.options.timings.activitySeconds,
-      };
-      outcome = await this.execute(ctx);
-    } catch (e) {
-      if (isAbort(e)) outcome = "Cancelled";
-      else if (e instanceof ExpressionError) outcome = { status: "Failed", output: {}, error: { errorCode: e.errorCode, message: e.message, failureType: "UserError" } };
-      else outcome = { status: "Failed", output: {}, error: { errorCode: "2011", message: e instanceof Error ? e.message : String(e), failureType: "SystemError" } };
-    }
-    const end = clock.now();
-    record.activityRunEnd = end;
-    record.lastUpdated = end;
-    run.lastUpdated = end;
-    if (outcome === "Cancelled") {
-      record.status = "Cancelled";
-      return record;
-    }
-    record.status = outcome.status;
-    record.output = outcome.output;
-    if (outcome.status === "Failed") {
-      const err = outcome.error ?? { errorCode: "", message: "" };
-      record.error = { errorCode: err.errorCode, message: err.message, failureType: err.failureType ?? "UserError", target: activity.name, details: "" };
-    }
-    return record;
-  }
-
-  private execute(ctx: ActivityContext): Promise<ActivityOutcome> {
-    switch (ctx.activity.type) {
-      case "Wait":
-        return runWaitActivity(ctx);
-      case "ExecutePipeline":
-        return runExecutePipelineActivity(ctx, { startChild: (name, params, wait, signal) => this.startChild(ctx, name, params, wait, signal) });
-      case "Custom":
-        return this.runCustom(ctx);
-      case "Copy":
-        return runGenericActivity(ctx, copyActivityOutput(ctx.factory.location, ctx.script?.durationSeconds ?? ctx.defaultDurationSeconds));
-      default:
-        return runGenericActivity(ctx);
-    }
-  }
-
-  private runCustom(ctx: ActivityContext): Promise<ActivityOutcome> {
-    const tp = ctx.typeProperties;
-    const batchName = ctx.activity.linkedServiceName?.referenceName ?? "";
-    const batchLs = findLinkedService(ctx.factory, batchName);
-    const bt = (batchLs?.properties.typeProperties ?? {}) as JsonObject;
-    const stagingName = ((bt.linkedServiceName ?? {}) as JsonObject).referenceName as string | undefined;
-    const stagingLs = stagingName ? findLinkedService(ctx.factory, stagingName) : undefined;
-    const stagingAccount = storageAccountOf(stagingLs?.properties.typeProperties);
-    const resourceName = ((tp.resourceLinkedService ?? {}) as JsonObject).referenceName as string | undefined;
-    const resourceLs = resourceName ? findLinkedService(ctx.factory, resourceName) : undefined;
-    const taskId = newTaskId();
-    const poolName = String(bt.poolName ?? "");
-    return this.options.customActivityRunner()({
-      ...ctx,
-      command: typeof tp.command === "string" ? tp.command : JSON.stringify(tp.command ?? ""),
-      batch: { linkedServiceName: batchName, accountName: String(bt.accountName ?? ""), batchUri: String(bt.batchUri ?? ""), poolName, jobId: `adfv2-${poolName}` },
-      staging: { linkedServiceName: stagingName ?? "", accountName: stagingAccount },
-      resources: resourceName && typeof tp.folderPath === "string" ? { linkedServiceName: resourceName, accountName: storageAccountOf(resourceLs?.properties.typeProperties), folderPath: tp.folderPath } : undefined,
-      taskId,
-      adfJobsUrl: `${this.options.blobBaseUrl()}/${stagingAccount}/adfjobs/${taskId}/`,
-      location: ctx.factory.location,
-    });
   }
 
   private async startChild(ctx: ActivityContext, pipelineName: string, parameters: JsonObject, wait: boolean, signal: AbortSignal): Promise<PipelineRunRecord> {

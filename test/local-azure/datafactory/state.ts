@@ -6,7 +6,7 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import { ServiceError } from "../http";
 import { simulatedCustomActivityRunner, type ActivityScriptSource, type CustomActivityRunner } from "./activities";
-import { FactoryClock, TimerClock, type SimulatedTime } from "./clock";
+import { SimClock } from "../clock";
 import { effectiveParameters, findPipeline, manualInvoker, RunEngine, type RunTimings } from "./runs";
 import { validatePipeline, validateRunParameters } from "./validation";
 import type { FactoryEntity, Json, LinkedServiceProperties, PipelineProperties, PipelineRunRecord } from "./types";
@@ -14,7 +14,7 @@ import type { FactoryEntity, Json, LinkedServiceProperties, PipelineProperties, 
 export interface DataFactoryStateOptions {
   tenantId: string;
   /** The local Azure's simulated time, shared with Batch; a private one when omitted. */
-  clock?: SimulatedTime;
+  clock?: SimClock;
   /** Real milliseconds per simulated second for a private clock (default 20). */
   msPerSimulatedSecond?: number;
   /** Local Blob endpoint base without the account; read when a Custom activity runs. */
@@ -29,8 +29,8 @@ export function newEtag(): string {
 
 export class DataFactoryState {
   readonly factories = new Map<string, FactoryEntity>();
-  readonly clock: FactoryClock;
-  private readonly ownClock?: TimerClock;
+  readonly clock: SimClock;
+  private readonly ownClock?: SimClock;
   readonly engine: RunEngine;
   /** Simulated lifecycle durations (defaults restored by reset). */
   readonly timings: RunTimings = { ...DEFAULT_TIMINGS };
@@ -44,8 +44,8 @@ export class DataFactoryState {
   private readonly scripts = new Map<string, ActivityScriptSource>();
 
   constructor(private readonly options: DataFactoryStateOptions) {
-    if (!options.clock) this.ownClock = new TimerClock(options.msPerSimulatedSecond ?? 20);
-    this.clock = new FactoryClock(options.clock ?? this.ownClock!);
+    if (!options.clock) this.ownClock = new SimClock(options.msPerSimulatedSecond ?? 20);
+    this.clock = options.clock ?? this.ownClock!;
     this.engine = new RunEngine({
       clock: this.clock,
       timings: this.timings,

@@ -1,9 +1,11 @@
 /**
- * The simulation's clock. Batch takes minutes to allocate and boot nodes; the
- * local Batch plays those minutes as simulated seconds, each worth
+ * The local Azure's one simulated clock, shared by Batch and Data Factory.
+ * Batch takes minutes to allocate and boot nodes and a pipeline run waits in
+ * a queue; the local Azure plays those minutes as simulated seconds, each worth
  * `msPerSimulatedSecond` real milliseconds (20 by default, so a node that
- * takes 60 s to become idle is ready in about 1.2 s). Timestamps the API shows
- * are real wall-clock times; only durations are scaled.
+ * takes 60 s to become idle is ready in about 1.2 s; 1000 is real time).
+ * Timestamps the APIs show are real wall-clock times, so runStart, lastUpdated
+ * and a client's `new Date()` query windows agree; only durations are scaled.
  */
 
 export interface SimTimer {
@@ -22,6 +24,11 @@ export class SimClock {
     return Math.max(0, Math.round(simulatedSeconds * this.msPerSimulatedSecond));
   }
 
+  /** The wall-clock time (timestamps are never scaled). */
+  now(): Date {
+    return new Date();
+  }
+
   /** Runs `fn` after `simulatedSeconds`; errors are reported, never thrown into the timer loop. */
   after(simulatedSeconds: number, fn: () => void): SimTimer {
     let pending = !this.closed;
@@ -33,7 +40,7 @@ export class SimClock {
       try {
         fn();
       } catch (e) {
-        console.error("[local-azure:batch] simulation step failed", e);
+        console.error("[local-azure] simulation step failed", e);
       }
     }, this.ms(simulatedSeconds));
     this.timers.add(handle);
@@ -51,9 +58,20 @@ export class SimClock {
     };
   }
 
-  /** Resolves after a simulated duration (tests use it to wait for the simulation). */
-  sleep(simulatedSeconds: number): Promise<void> {
-    return new Promise((resolve) => setTimeout(resolve, this.ms(simulatedSeconds)));
+  /** Resolves after `simulatedSeconds`, or rejects with an AbortError when `signal` aborts. */
+  sleep(simulatedSeconds: number, signal?: AbortSignal): Promise<void> {
+    return new Promise((resolve, reject) => {
+      if (signal?.aborted) return reject(abortError());
+      const onAbort = () => {
+        timer.cancel();
+        reject(abortError());
+      };
+      const timer = this.after(simulatedSeconds, () => {
+        signal?.removeEventListener("abort", onAbort);
+        resolve();
+      });
+      signal?.addEventListener("abort", onAbort, { once: true });
+    });
   }
 
   /** Stops every pending step; nothing runs afterwards. */
@@ -62,6 +80,12 @@ export class SimClock {
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
   }
+}
+
+export function abortError(): Error {
+  const e = new Error("The operation was cancelled.");
+  e.name = "AbortError";
+  return e;
 }
 
 /** ISO 8601 durations as Batch writes them (PT15M, P1D, PT1H30M5S) to seconds. */
