@@ -5,7 +5,7 @@
  * folder names exactly as the local Batch produces them.
  */
 import { strict as assert } from "node:assert";
-import { SimClock } from "../local-azure/batch/clock";
+import { SimClock } from "../local-azure/clock";
 import { BatchSimulation } from "../local-azure/batch/simulation";
 import { createAccount, DEFAULT_TIMINGS, type BatchAccountRecord, type BatchState, type NodeRecord, type PoolRecord } from "../local-azure/batch/state";
 import { sleep } from "../../runtime/poll";
@@ -61,7 +61,7 @@ function simulationOps(sim: BatchSimulation, account: BatchAccountRecord): PoolC
     async listApplicationFiles(poolId, nodeId) {
       const p = pool(poolId);
       return sim
-        .nodeFiles(p, node(p, nodeId))
+        .nodeFiles(node(p, nodeId))
         .filter((f) => f.name.startsWith("applications/"))
         .map((f) => ({ name: f.name, isDirectory: f.isDirectory }));
     },
