@@ -184,7 +184,8 @@ describe("pipeline runner: running pipelines against the local Azure", function 
     const c = blobs.getContainerClient(name);
     if (!(await c.exists())) return [];
     const names: string[] = [];
-    for await (const b of c.listBlobsFlat({ prefix })) names.push(b.name);
+    // BatchAppBlobCopy leaves its lock blob beside the prefix (`app/1.0.blobcopy-lock`); the app's blobs are what these tests count.
+    for await (const b of c.listBlobsFlat({ prefix })) if (!b.name.endsWith(".blobcopy-lock")) names.push(b.name);
     return names.sort();
   };
   const run = (yaml: string, options: Partial<RunPipelineOptions> = {}) =>
@@ -239,6 +240,7 @@ steps:
     assert.equal(copy.inputs.blobPrefix, "copies/20261203.7/of-3-files/");
     assert.equal(copy.displayName, `Copy beside ${azure.info.storage.blobUrl}/${target}/app/20261203.7/`);
     assert.deepEqual(await blobNames(target, "app/"), ["app/20261203.7/app.py", "app/20261203.7/lib/util.py", "app/20261203.7/model.json"]);
+    assert.ok(await blobs.getContainerClient(target).getBlobClient("app/20261203.7.blobcopy-lock").exists(), "the copy's lock blob sits beside its prefix");
     assert.deepEqual(await blobNames(target, "copies/"), ["copies/20261203.7/of-3-files/app.py", "copies/20261203.7/of-3-files/lib/util.py", "copies/20261203.7/of-3-files/model.json"]);
     assert.deepEqual(await blobNames(target, "never/"), []);
     // The agent masks secrets wherever they would show, display names included.

@@ -266,18 +266,16 @@ describe("local Azure: Batch data plane and simulation", function () {
       });
     });
 
-    it("stores autoscale formulas, says evaluation is not supported, and refuses resize on an autoscale pool", async () => {
+    it("stores autoscale formulas, evaluates them, and refuses resize on an autoscale pool", async () => {
       const pool = await idlePool(0);
       await client.pool.enableAutoScale(pool.id, { autoScaleFormula: "$TargetDedicatedNodes = 1;", autoScaleEvaluationInterval: "PT5M" });
       const got = await client.pool.get(pool.id);
       assert.equal(got.enableAutoScale, true);
       assert.equal(got.autoScaleFormula, "$TargetDedicatedNodes = 1;");
       assert.equal(got.autoScaleEvaluationInterval, "PT5M");
-      await rejects(client.pool.evaluateAutoScale(pool.id, "$TargetDedicatedNodes = 2;"), (e) => {
-        assert.equal(e.statusCode, 501);
-        assert.equal(e.code, "NotImplemented");
-        assert.match(e.body?.message?.value ?? "", /not supported/);
-      });
+      // The formula engine and its own tests live in batch/autoscale/.
+      const run = await client.pool.evaluateAutoScale(pool.id, "$TargetDedicatedNodes = 2;");
+      assert.equal(run.results, "$TargetDedicatedNodes=2;$TargetLowPriorityNodes=0;$NodeDeallocationOption=requeue");
       await rejects(client.pool.resize(pool.id, { targetDedicatedNodes: 1 }), (e) => assert.equal(e.code, "OperationNotValidOnPool"));
       await client.pool.disableAutoScale(pool.id);
       assert.equal((await client.pool.get(pool.id)).enableAutoScale, false);

@@ -4,6 +4,8 @@ import { ServiceError, jsonBody, type AzureResponse } from "../http";
 import type { BatchSimulation } from "./simulation";
 import { findKey, type Json, type PoolRecord } from "./state";
 import { renderPool } from "./render";
+import { evaluateOnPool } from "./autoscale/pool";
+import { validateFormula } from "./autoscale";
 import { type BatchRequest, accepted, activePoolOf, checkConditions, checkDuration, checkPackages, deallocation, entityResponse, headers, invalidProperty, listResponse, missingProperty, notFound, poolOf, requireSteady } from "./responses";
 
 export function listPools(sim: BatchSimulation, req: BatchRequest): AzureResponse {
@@ -40,6 +42,7 @@ export function addPool(sim: BatchSimulation, req: BatchRequest): AzureResponse 
     throw invalidProperty("targetDedicatedNodes", body.targetDedicatedNodes, "targetDedicatedNodes cannot be specified when enableAutoScale is true.");
   }
   if (body.enableAutoScale && !body.autoScaleFormula) throw missingProperty("autoScaleFormula");
+  if (body.enableAutoScale) refuseInvalidFormula(body.autoScaleFormula);
   checkDuration("resizeTimeout", body.resizeTimeout, 300);
   checkPackages(sim, req.account, body.applicationPackageReferences);
   const pool = sim.addPool(req.account, body);
@@ -120,6 +123,7 @@ export function enableAutoScale(sim: BatchSimulation, req: BatchRequest): AzureR
     throw new ServiceError(400, "AutoScalingFormulaTooLong", "The specified auto-scaling formula exceeds lengths limit.");
   }
   checkDuration("autoScaleEvaluationInterval", body.autoScaleEvaluationInterval, 300);
+  if (body.autoScaleFormula !== undefined) refuseInvalidFormula(body.autoScaleFormula);
   sim.enableAutoScale(pool, body.autoScaleFormula as string | undefined, body.autoScaleEvaluationInterval as string | undefined);
   return accepted(sim, 200, req, pool.eTag, pool.lastModified);
 }
@@ -130,14 +134,31 @@ export function disableAutoScale(sim: BatchSimulation, req: BatchRequest): Azure
   return accepted(sim, 200, req, pool.eTag, pool.lastModified);
 }
 
-/** The formula language is not simulated yet: formulas are stored, evaluation says so in Batch's error shape. */
+/**
+ * Batch refuses a formula that does not parse or type-check (syntax, unknown
+ * variable, type mismatch) with 400 and the failing position; failures that
+ * depend on the pool's data (too few samples) only show in its autoScaleRun.
+ */
+function refuseInvalidFormula(formula: unknown): void {
+  const error = typeof formula === "string" ? validateFormula(formula) : undefined;
+  if (!error) return;
+  const run = error.toRunError();
+  throw new ServiceError(400, run.code, run.message, { values: run.values.map((v) => ({ key: v.name, value: v.value })) });
+}
+
+/** Evaluates a formula on the pool's data without applying it; formula errors come back inside the AutoScaleRun. */
 export function evaluateAutoScale(sim: BatchSimulation, req: BatchRequest): AzureResponse {
-  activePoolOf(req);
+  const pool = activePoolOf(req);
   const body = jsonBody<Json>(req, "InvalidRequestBody");
   if (typeof body.autoScaleFormula !== "string") throw missingProperty("autoScaleFormula");
-  throw new ServiceError(501, "NotImplemented", "Evaluating autoscale formulas is not supported by the local Batch service yet; the formula was not evaluated.", {
-    values: [{ key: "Reason", value: "AutoScaleFormulaEvaluationNotSupported" }],
-  });
+  // The docs: "The Pool must have auto scaling enabled in order to evaluate a formula." The code is unconfirmed.
+  if (!pool.enableAutoScale) throw new ServiceError(409, "OperationNotValidOnPool", "The specified operation is not valid on the pool: automatic scaling is not enabled on it.");
+  const run = evaluateOnPool(sim, pool, body.autoScaleFormula);
+  return {
+    status: 200,
+    headers: headers(pool.eTag, pool.lastModified, { dataserviceid: `${sim.state.url}${req.path}` }),
+    body: { "odata.metadata": `${sim.state.url}/$metadata#Microsoft.Azure.Batch.Protocol.Entities.AutoScaleRun`, ...run },
+  };
 }
 
 export function removeNodes(sim: BatchSimulation, req: BatchRequest): AzureResponse {

@@ -16,6 +16,7 @@ import { createNodesDirectory, nodeFiles, type NodeFile } from "./node-files";
 import { ProcessHost } from "./process-runner";
 import { packageDirectory, resolvePackages, type PackageProblem, type ResolvedPackage } from "./packages";
 import * as pools from "./pools";
+import { startPoolAutoScale, stopPoolAutoScale } from "./autoscale/pool";
 import * as scheduler from "./scheduler";
 import {
   findKey,
@@ -106,11 +107,14 @@ export class BatchSimulation {
 
   /** Adds a pool from a data-plane PoolAddParameter body (validated by the caller). */
   addPool(account: BatchAccountRecord, params: Json): PoolRecord {
-    return pools.addPool(this, account, params);
+    const pool = pools.addPool(this, account, params);
+    if (pool.enableAutoScale) startPoolAutoScale(this, pool, { intervalChanged: true });
+    return pool;
   }
 
   /** Deleting a pool: resize to zero with requeue, then the pool is gone. */
   deletePool(account: BatchAccountRecord, pool: PoolRecord): void {
+    stopPoolAutoScale(pool);
     pools.deletePool(this, account, pool);
   }
 
@@ -131,11 +135,14 @@ export class BatchSimulation {
     pools.removeNodes(this, account, pool, list, option, resizeTimeout);
   }
 
+  /** Stores the formula and interval, evaluates at once and then every interval (see autoscale/pool.ts). */
   enableAutoScale(pool: PoolRecord, formula: string | undefined, interval: string | undefined): void {
     pools.enableAutoScale(pool, formula, interval);
+    startPoolAutoScale(this, pool, { intervalChanged: interval !== undefined });
   }
 
   disableAutoScale(pool: PoolRecord): void {
+    stopPoolAutoScale(pool);
     pools.disableAutoScale(pool);
   }
 
