@@ -1,0 +1,114 @@
+/**
+ * BatchPoolCycle@1: reads and checks the inputs, signs in, finds the Batch
+ * account and checks every pool before anything changes, then cycles the
+ * pools one after another and reports each (log, summary tab, outputs).
+ */
+import { InputReader } from "../../runtime/inputs";
+import { runTask } from "../../runtime/run";
+import { taskLibAgent, type Agent } from "../../runtime/agent";
+import { signIn } from "../../runtime/session";
+import { explainSignInError } from "../../runtime/sign-in-errors";
+import { resolveBatchAccount } from "../../runtime/batch";
+import { CancelledError } from "../../runtime/errors";
+import { sleep } from "../../runtime/poll";
+import { formatDuration } from "../../runtime/progress";
+import { publishSummary } from "../../runtime/summary";
+import { checkMethodForPool, parsePoolCycleInputs, type PoolConfiguration } from "./inputs";
+import { defaultVersionLookup, isPoolNotFound, openBatchClient, poolCycleBatch, type PoolCycleBatch } from "./azure";
+import { CycleProgress } from "./progress";
+import { cyclePools, PoolCycleError, type PoolCycleResult } from "./roll";
+import { poolCycleOutputs, poolCycleSummary } from "./summary";
+import type { RetryInfo } from "./retries";
+import manifest from "./task.json";
+
+void runTask(async ({ agent, signal }) => {
+  const reader = new InputReader(agent, manifest);
+  const connectionId = reader.string("azureSubscription");
+  const resourceGroupName = reader.string("resourceGroupName");
+  const accountName = reader.string("batchAccountName");
+  const { poolIds, options } = parsePoolCycleInputs({
+    poolIds: reader.optionalString("poolIds"),
+    method: reader.optionalString("method"),
+    whenTasksRunning: reader.optionalString("whenTasksRunning"),
+    maxUnavailable: reader.optionalString("maxUnavailable"),
+    maxSurge: reader.optionalString("maxSurge"),
+    drain: reader.optionalString("drain"),
+    onlyOutdated: reader.optionalString("onlyOutdated"),
+    batchTimeoutMinutes: reader.optionalString("batchTimeoutMinutes"),
+    timeoutMinutes: reader.optionalString("timeoutMinutes"),
+    pollIntervalSeconds: reader.optionalString("pollIntervalSeconds"),
+  });
+
+  if (agent.getEndpointUrl(connectionId) === undefined && agent.getEndpointAuthorizationScheme(connectionId) === undefined) {
+    reader.fail(
+      "azureSubscription",
+      `no service connection '${connectionId}' is available to this job. Check its name (Project settings > Service connections) and that this pipeline is authorized to use it.`,
+    );
+  }
+  const session = signIn(agent, reader, "azureSubscription", connectionId);
+  const explainSignIn = async (e: unknown): Promise<never> => {
+    throw await explainSignInError(e, session.connection);
+  };
+  // A resource id is taken as it is; a name is looked up in the resource group.
+  const accountId = accountName.startsWith("/")
+    ? accountName
+    : `/subscriptions/${session.connection.subscriptionId}/resourceGroups/${resourceGroupName}/providers/Microsoft.Batch/batchAccounts/${accountName}`;
+  const account = await resolveBatchAccount(session, reader, "batchAccountName", accountId).catch(explainSignIn);
+  const onRetry = (r: RetryInfo) => agent.info(`Batch answered ${r.reason} to '${r.operation}'; trying again in ${formatDuration(r.delayMs)} (attempt ${r.attempt + 1}).`);
+  const batch = poolCycleBatch(openBatchClient(session, account), { onRetry });
+  agent.info(`Batch account '${account.name}' (${account.url}); pools to cycle: ${poolIds.join(", ")}.`);
+
+  await checkPools(batch, poolIds).catch(explainSignIn);
+
+  const progress = new CycleProgress(agent, poolIds);
+  let results: PoolCycleResult[];
+  try {
+    results = await cyclePools(poolIds, batch, options, {
+      clock: { now: () => Date.now(), sleep },
+      signal,
+      onEvent: (e) => progress.onEvent(e),
+      defaultVersion: defaultVersionLookup(session, account, { onRetry, signal }),
+    });
+  } catch (e) {
+    if (!(e instanceof PoolCycleError)) throw e;
+    report(agent, [...e.earlierResults, e.result]);
+    if (e.cancelled) throw new CancelledError(`${e.message} ${describeStop(e.result)}`);
+    throw e;
+  }
+  report(agent, results);
+  agent.setProgress(100, "Done");
+  return results.map((r) => r.message).join(" ");
+
+  /** Every pool exists, and allows the method, before any of them changes. */
+  async function checkPools(ops: PoolCycleBatch, ids: readonly string[]): Promise<void> {
+    for (const id of ids) {
+      let configuration: PoolConfiguration | undefined;
+      try {
+        configuration = (await ops.getPool(id, { signal })).configuration;
+      } catch (e) {
+        if (!isPoolNotFound(e)) throw e;
+        const known = await ops.listPoolIds({ signal }).catch(() => undefined);
+        reader.fail(
+          "poolIds",
+          `pool '${id}' does not exist in Batch account '${account.name}'. ` +
+            (known === undefined ? "Check the pool id (pool ids are not case-sensitive)." : known.length ? `The account has: ${known.slice(0, 20).join(", ")}${known.length > 20 ? ", ..." : ""}.` : "The account has no pools."),
+        );
+      }
+      checkMethodForPool(options.method, id, configuration);
+    }
+  }
+}, taskLibAgent());
+
+/** The summary tab and the log get one table per pool; the outputs count over every pool. */
+function report(agent: Agent, results: readonly PoolCycleResult[]): void {
+  for (const result of results) publishSummary(agent, agent.getVariable("Agent.TempDirectory"), `batch-pool-cycle-${result.poolId}`, poolCycleSummary(result));
+  const outputs = poolCycleOutputs(results);
+  for (const [name, value] of Object.entries(outputs)) agent.setOutput(name, value);
+}
+
+/** After a cancellation: what was done in the pool that was being cycled. */
+function describeStop(result: PoolCycleResult): string {
+  const disabled = result.nodes.filter((n) => n.after?.schedulingState === "disabled").map((n) => n.nodeId);
+  const cycled = `${result.cycledNodeCount} node(s) of pool '${result.poolId}' were cycled before the stop; no further batch was started.`;
+  return disabled.length ? `${cycled} Scheduling is still disabled on ${disabled.join(", ")}.` : `${cycled} No node was left with scheduling disabled.`;
+}
