@@ -32,6 +32,30 @@ export interface PoolCycleBatch extends PoolCycleBatchOps {
   listPoolIds(options?: CallOptions): Promise<string[]>;
 }
 
+/**
+ * A Batch failure in one line: code, status, Batch's message, its `values`
+ * (a Reason says why) and the request id. @azure/batch leaves Batch's message
+ * object ({ lang, value }) in `message`, so it is made a string first.
+ */
+export function describeBatchError(error: unknown): string {
+  const e = error as { message?: unknown; body?: { values?: { key?: string; value?: string }[] } } | undefined;
+  let plain = error;
+  if (error instanceof Error && typeof e?.message !== "string") {
+    const value = (e?.message as { value?: unknown } | undefined)?.value;
+    plain = Object.assign(new Error(typeof value === "string" ? value : JSON.stringify(e?.message)), {
+      code: (error as { code?: unknown }).code,
+      statusCode: (error as { statusCode?: unknown }).statusCode,
+      response: (error as { response?: unknown }).response,
+    });
+  }
+  const values = (e?.body?.values ?? []).filter((v) => v.key && v.value).map((v) => `${v.key}: ${v.value}`);
+  const text = describeError(plain);
+  if (!values.length) return text;
+  // Keep the request id last: `... (Reason: ...) [request id ...]`.
+  const at = text.lastIndexOf(" [request id ");
+  return at >= 0 ? `${text.slice(0, at)} (${values.join("; ")})${text.slice(at)}` : `${text} (${values.join("; ")})`;
+}
+
 /** Whether a Batch failure says the pool does not exist. */
 export function isPoolNotFound(error: unknown): boolean {
   const e = error as { reason?: unknown; statusCode?: unknown } | undefined;
@@ -110,7 +134,7 @@ export function poolCycleBatch(client: BatchServiceClient, policy: RetryPolicy =
       return await callWithRetries(operation, kind, () => send(abortSignal), { ...policy, signal });
     } catch (e) {
       if (signal?.aborted) throw e;
-      throw new BatchCallError(`Batch could not ${operation}: ${describeError(e)}`, errorCode(e), errorStatus(e), e);
+      throw new BatchCallError(`Batch could not ${operation}: ${describeBatchError(e)}`, errorCode(e), errorStatus(e), e);
     }
   }
   const of = (poolId: string) => `pool '${poolId}'`;

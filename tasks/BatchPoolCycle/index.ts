@@ -109,6 +109,6 @@ function report(agent: Agent, results: readonly PoolCycleResult[]): void {
 /** After a cancellation: what was done in the pool that was being cycled. */
 function describeStop(result: PoolCycleResult): string {
   const disabled = result.nodes.filter((n) => n.after?.schedulingState === "disabled").map((n) => n.nodeId);
-  const cycled = `${result.cycledNodeCount} node(s) of pool '${result.poolId}' were cycled before the stop; no further batch was started.`;
+  const cycled = `${result.cycledNodeCount} node(s) of pool '${result.poolId}' were cycled before the stop (the last batch's may still be restarting); no further batch was started.`;
   return disabled.length ? `${cycled} Scheduling is still disabled on ${disabled.join(", ")}.` : `${cycled} No node was left with scheduling disabled.`;
 }

@@ -34,6 +34,8 @@ export interface TaskRunOptions {
   killWhen?: (line: string) => boolean;
   /** Sends SIGINT when a line passes this test (the agent's cancel). */
   cancelWhen?: (line: string) => boolean;
+  /** The signal cancelWhen sends (default SIGINT; the agent follows up with SIGTERM). */
+  cancelSignal?: NodeJS.Signals;
   /** Polled every 20 ms while the task runs; SIGKILL when it returns true. */
   killWhenPolled?: () => boolean;
   timeoutMs?: number;
@@ -148,7 +150,7 @@ export async function runTask(options: TaskRunOptions): Promise<TaskRunResult> {
       }
       if (!signalled && options.cancelWhen?.(line)) {
         signalled = true;
-        child.kill("SIGINT");
+        child.kill(options.cancelSignal ?? "SIGINT");
       }
     }
   });
