@@ -102,7 +102,7 @@ function tokenize(source: string): Token[] {
         value += source[i++];
       }
       tokens.push({ kind: "string", text: value });
-    } else if (/[0-9-]/.test(c) && /[0-9]/.test(source[i + 1] ?? c)) {
+    } else if (/[0-9]/.test(c) || (c === "-" && /[0-9]/.test(source[i + 1] ?? ""))) {
       const m = /^-?\d+(\.\d+)?/.exec(source.slice(i))!;
       tokens.push({ kind: "number", text: m[0] });
       i += m[0].length;
