@@ -21,6 +21,8 @@ import { activityTimeoutSeconds, timeoutError } from "./policy";
 import { findLinkedService, type RunEngineOptions } from "./runs";
 import type { ActivityDefinition, ActivityError, ActivityRunRecord, FactoryEntity, JsonObject, PipelineRunRecord } from "./types";
 
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 const emptyError = (target: string): ActivityError => ({ errorCode: "", message: "", failureType: "", target, details: "" });
 
 export function isAbort(e: unknown): boolean {
@@ -126,10 +128,13 @@ export class ActivityAttempts {
       }
       const timeout = activityTimeoutSeconds(evaluateValue(activity.policy?.timeout, exprs));
       if ("error" in timeout) throw new ExpressionError(timeout.error);
-      timer = clock.after(timeout.seconds, () => {
-        timedOut = timeout.text;
-        attemptAbort.abort();
-      });
+      // A Node timer holds at most about 24.8 days; a longer timeout (real time scale) can never be reached here.
+      if (clock.ms(timeout.seconds) < MAX_TIMER_MS) {
+        timer = clock.after(timeout.seconds, () => {
+          timedOut = timeout.text;
+          attemptAbort.abort();
+        });
+      }
       const ctx: ActivityContext = {
         factory,
         run,
