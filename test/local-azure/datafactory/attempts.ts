@@ -1,8 +1,9 @@
 /**
- * One activity of a run: its attempts under the activity's retry policy, the
- * evaluation of its typeProperties and userProperties, and what each activity
- * type does (Wait, ExecutePipeline, Custom through the Custom activity
- * runner, Copy and the rest as generic activities).
+ * One activity of a run: its attempts under the activity's retry policy, each
+ * bounded by its policy.timeout (policy.ts), the evaluation of its
+ * typeProperties and userProperties, and what each activity type does (Wait,
+ * ExecutePipeline, Custom through the Custom activity runner, Copy for real
+ * on the local Blob service unless scripted, the rest as generic activities).
  */
 import { randomUUID } from "node:crypto";
 import {
