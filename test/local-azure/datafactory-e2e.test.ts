@@ -6,8 +6,9 @@
  * id = activity run id) on a pool that autoscales from 0 and back, with the
  * folder's blobs and ADF's JSON files in its working directory, the Batch
  * environment, stdout / stderr in `adfjobs/<id>/output/`, outputs.json as
- * customOutput; a failing app, policy.timeout with a retry, ADF's error codes
- * before a task is made, and a scripted activity staying simulated.
+ * customOutput; a failing app, policy.timeout with a retry, a cancelled run,
+ * ADF's error codes before a task is made, and a scripted activity staying
+ * simulated.
  */
 import { strict as assert } from "node:assert";
 import * as crypto from "node:crypto";
@@ -21,7 +22,7 @@ import { BlockBlobClient, ContainerClient, StorageSharedKeyCredential } from "@a
 import { localAzure, resetLocalAzure } from "../fixture";
 import type { LocalAzure } from ".";
 import { localCredential } from "../harness/azure-test";
-import { allActivityRuns, ARM_SCOPE, dataFactoryClient, pollRun } from "./datafactory/test-client";
+import { allActivityRuns, ARM_SCOPE, dataFactoryClient, pollRun, waitFor } from "./datafactory/test-client";
 import { EXAMPLE_FACTORY_DIR } from "./datafactory/seed";
 
 const REPO_ROOT = path.resolve(__dirname, "..", "..");
@@ -293,6 +294,26 @@ describe("local Azure: Data Factory runs the release flow on the local Batch", f
       assert.equal(task.executionInfo?.failureInfo?.code, "TaskEnded");
     }
     await azure.batch.waitFor(() => azure.batch.processes.running === 0, { what: "the terminated tasks' processes to end" });
+  });
+
+  it("terminates the Batch task when the run is cancelled", async () => {
+    await adf.pipelines.createOrUpdate(rg, factory, "cancel-e2e", { activities: [customActivity("Long", "BatchFixed", "/bin/sh -c 'echo working; sleep 600'")] });
+    const { runId } = await adf.pipelines.createRun(rg, factory, "cancel-e2e");
+    const job = `adfv2-${fixedPool}`;
+    let taskId = "";
+    await waitFor(async () => {
+      const [activity] = await allActivityRuns(adf, rg, factory, runId);
+      taskId = activity?.activityRunId ?? "";
+      return !!taskId && (await batch.task.list(job)).some((t) => t.id === taskId && t.state === "running");
+    }, "the activity's Batch task to run", 30_000);
+    await adf.pipelineRuns.cancel(rg, factory, runId);
+    const { run } = await pollRun(adf, rg, factory, runId, 30_000);
+    assert.equal(run.status, "Cancelled");
+    const [activity] = await allActivityRuns(adf, rg, factory, runId);
+    assert.equal(activity.status, "Cancelled");
+    await waitFor(async () => (await batch.task.get(job, taskId)).state === "completed", "the task to be terminated", 30_000);
+    assert.equal((await batch.task.get(job, taskId)).executionInfo?.failureInfo?.code, "TaskEnded");
+    await azure.batch.waitFor(() => azure.batch.processes.running === 0, { what: "the task's process to end" });
   });
 
   it("answers ADF's error codes before any task is made: key, pool, URL, region, resource folder, storage key", async () => {
