@@ -211,7 +211,11 @@ describe("local Azure: Data Factory pipeline runs", function () {
     await put("quick", { parameters: { n: { type: "Int" } }, activities: [wait("W", 0)] });
     const client = dataFactoryClient(azure);
     const ids: string[] = [];
-    for (let n = 0; n < 5; n++) ids.push((await client.pipelines.createRun(rg, factory, "quick", { parameters: { n } })).runId);
+    for (let n = 0; n < 5; n++) {
+      ids.push((await client.pipelines.createRun(rg, factory, "quick", { parameters: { n } })).runId);
+      // runStart has millisecond precision here (ADF's has 100 ns): two runs in one millisecond would tie in the order.
+      await new Promise((r) => setTimeout(r, 3));
+    }
     for (const id of ids) await pollRun(client, rg, factory, id);
     azure.state.dataFactory.pageSize = 2;
 
