@@ -21,7 +21,7 @@ import * as path from "node:path";
 import { BatchServiceClient, BatchSharedKeyCredentials } from "@azure/batch";
 import { startLocalAzure, type LocalAzure } from "../test/local-azure";
 import { REPO_ROOT, runTask } from "../test/harness/run-task";
-import type { BatchAccountRecord, PoolRecord } from "../test/local-azure/batch/state";
+import type { ApplicationRecord, BatchAccountRecord, PoolRecord } from "../test/local-azure/batch/state";
 
 const NODES = 20;
 const MAX_UNAVAILABLE = 5;
@@ -53,7 +53,7 @@ async function idlePool(azure: LocalAzure, account: BatchAccountRecord, id: stri
 }
 
 function setDefaultVersion(account: BatchAccountRecord, v: string): void {
-  const app = account.applications.get("benchapp") ?? { name: "benchapp", allowUpdates: true, etag: "e", versions: new Map() };
+  const app: ApplicationRecord = account.applications.get("benchapp") ?? { name: "benchapp", allowUpdates: true, etag: "e", versions: new Map() };
   app.versions.set(v, { version: v, state: "Active", etag: `e-${v}`, container: "app-benchapp", blobName: `benchapp-${v}.zip`, entries: [{ name: "app.py", size: 64 }] });
   app.defaultVersion = v;
   account.applications.set("benchapp", app);
