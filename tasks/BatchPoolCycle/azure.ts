@@ -30,6 +30,8 @@ export class BatchCallError extends Error {
 export interface PoolCycleBatch extends PoolCycleBatchOps {
   /** The ids of the account's pools (for the message about a pool that does not exist). */
   listPoolIds(options?: CallOptions): Promise<string[]>;
+  /** The last `maxBytes` of a file on a node (a start task's stderr), as UTF-8. */
+  readNodeFileTail(poolId: string, nodeId: string, filePath: string, maxBytes: number, options?: CallOptions): Promise<string>;
 }
 
 /**
@@ -145,6 +147,15 @@ export function poolCycleBatch(client: BatchServiceClient, policy: RetryPolicy =
       call("list the account's pools", "idempotent", options, (abortSignal) =>
         allPages(client.pool.list({ poolListOptions: { select: "id", maxResults: PAGE }, abortSignal }), (link) => client.pool.listNext(link, { abortSignal })),
       ).then((pools) => pools.map((p) => p.id ?? "").filter(Boolean)),
+
+    readNodeFileTail: async (poolId, nodeId, filePath, maxBytes, options) => {
+      const response = await call(`read ${filePath} on ${node(poolId, nodeId)}`, "idempotent", options, (abortSignal) =>
+        client.file.getFromComputeNode(poolId, nodeId, filePath, { fileGetFromComputeNodeOptions: { ocpRange: `bytes=-${maxBytes}` }, abortSignal }),
+      );
+      const chunks: Buffer[] = [];
+      for await (const chunk of response.readableStreamBody ?? []) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as string));
+      return Buffer.concat(chunks).toString("utf8");
+    },
 
     getPool: (poolId, options) => call(`read ${of(poolId)}`, "idempotent", options, async (abortSignal) => poolView(await client.pool.get(poolId, { abortSignal }))),
 

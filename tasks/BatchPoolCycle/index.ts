@@ -72,6 +72,7 @@ void runTask(async ({ agent, signal }) => {
   } catch (e) {
     if (!(e instanceof PoolCycleError)) throw e;
     report(agent, [...e.earlierResults, e.result]);
+    if (!e.cancelled) await showStartTaskOutput(agent, batch, e.result);
     if (e.cancelled) throw new CancelledError(`${e.message} ${describeStop(e.result)}`);
     throw e;
   }
@@ -104,6 +105,23 @@ function report(agent: Agent, results: readonly PoolCycleResult[]): void {
   for (const result of results) publishSummary(agent, agent.getVariable("Agent.TempDirectory"), `batch-pool-cycle-${result.poolId}`, poolCycleSummary(result));
   const outputs = poolCycleOutputs(results);
   for (const [name, value] of Object.entries(outputs)) agent.setOutput(name, value);
+}
+
+const STDERR_TAIL_BYTES = 2048;
+const STDERR_NODES = 3;
+
+/** The end of the start task's stderr on the nodes the roll-out left starttaskfailed: the reason is usually there. */
+async function showStartTaskOutput(agent: Agent, batch: PoolCycleBatch, result: PoolCycleResult): Promise<void> {
+  const failed = result.nodes.filter((n) => n.action !== "untouched" && n.after?.state === "starttaskfailed").slice(0, STDERR_NODES);
+  for (const node of failed) {
+    try {
+      const text = (await batch.readNodeFileTail(result.poolId, node.nodeId, "startup/stderr.txt", STDERR_TAIL_BYTES)).replace(/\s+$/, "");
+      agent.info(`The start task's stderr on node '${node.nodeId}' (startup/stderr.txt, last ${STDERR_TAIL_BYTES / 1024} KB):${text ? "" : " empty"}`);
+      for (const line of text ? text.split(/\r?\n/) : []) agent.info(`  | ${line}`);
+    } catch (e) {
+      agent.debug(`Could not read startup/stderr.txt on node '${node.nodeId}': ${e instanceof Error ? e.message : String(e)}`);
+    }
+  }
 }
 
 /** After a cancellation: what was done in the pool that was being cycled. */

@@ -615,6 +615,14 @@ class PoolRoll {
     } catch {
       after = undefined;
     }
+    // The summary shows what each healthy node has now (which ones the roll-out reached); skipped when cancelled, to stop soon.
+    if (!this.signal?.aborted) {
+      for (const n of after ?? []) {
+        const r = this.report(n.id);
+        if (r.after || !isHealthy(n)) continue;
+        r.after = this.side(n, await this.packageStatus(n).catch(() => undefined));
+      }
+    }
     const base = error instanceof Error ? error.message : String(error);
     const message = [base, ...cleanupProblems].join(" ");
     const code = error instanceof TaskError ? error.code : (batchErrorCode(error) ?? "PoolCycleFailed");

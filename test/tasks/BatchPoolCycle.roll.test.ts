@@ -521,7 +521,9 @@ describe("BatchPoolCycle rolling reboot", () => {
     const table = renderText(poolCycleSummary(error.result));
     assert.match(table, /BatchPoolCycle: pool adf-pool \(reboot\) failed/);
     assert.match(table, /^ {2}tvmps_003_d\s+cycled: idle \[app 1\.0\] → starttaskfailed$/m);
-    assert.match(table, /^ {2}tvmps_005_d\s+left as it was: idle \[app 1\.0\] → idle$/m);
+    // After a failure the summary still shows which nodes have the new version.
+    assert.match(table, /^ {2}tvmps_001_d\s+cycled: idle \[app 1\.0\] → idle \[app 1\.0\+2\.0\]; healthy after /m);
+    assert.match(table, /^ {2}tvmps_005_d\s+left as it was: idle \[app 1\.0\] → idle \[app 1\.0\]$/m);
   });
 
   it("onlyOutdated cycles only outdated nodes, and a re-run after a partial failure continues where it stopped", async () => {

@@ -18,8 +18,8 @@ import type { RequestLogEntry } from "../local-azure/http";
 import type { BatchAccountRecord, JobRecord, NodeRecord, PoolRecord, TaskRecord, Timings } from "../local-azure/batch/state";
 
 const APP = "CycleApp";
-/** A start task that fails (exit 3, a line on stderr) on a node whose root holds `fail-start`. */
-const START_TASK = `/bin/sh -c 'if [ -e "$AZ_BATCH_NODE_ROOT_DIR/fail-start" ]; then echo "cannot mount the share" >&2; exit 3; fi; echo ready'`;
+/** A start task that fails (exit 3, a reason and a would-be logging command on stderr) on a node whose root holds `fail-start`. */
+const START_TASK = `/bin/sh -c 'if [ -e "$AZ_BATCH_NODE_ROOT_DIR/fail-start" ]; then echo "cannot mount the share" >&2; echo "##vso[task.complete result=Succeeded;]from stderr" >&2; exit 3; fi; echo ready'`;
 /** Simulated seconds, played at MS_PER_SECOND real milliseconds each: a reboot with its start task is back in about 0.7 s. */
 const TIMINGS: Partial<Timings> = { allocateSeconds: 5, createSeconds: 10, bootSeconds: 10, startTaskSeconds: 5, rebootSeconds: 30, leaveSeconds: 5 };
 const MS_PER_SECOND = 20;
@@ -260,9 +260,17 @@ describe("BatchPoolCycle@1", function () {
     assert.deepEqual(posts(batchRequests(since, pool), "reboot").map(nodeOf).sort(), [first, second].sort());
     assert.ok([...pool.nodes.values()].every((n) => n.schedulingState === "enabled"));
     assert.equal(pool.nodes.get(second)!.state, "starttaskfailed");
-    assert.match(fs.readFileSync(path.join(pool.nodes.get(second)!.sim.rootDir!, "startup", "stderr.txt"), "utf8"), /cannot mount the share/);
+    // The end of the node's start task stderr is in the log, as data.
+    const at = r.lines.indexOf(`The start task's stderr on node '${second}' (startup/stderr.txt, last 2 KB):`);
+    assert.ok(at >= 0, explain(r));
+    assert.equal(r.lines[at + 1], "  | cannot mount the share");
+    assert.equal(r.lines[at + 2], "  | #\u200b#vso[task.complete result=Succeeded;]from stderr");
+    assert.deepEqual(r.commands.filter((c) => c.name === "task.complete").map((c) => c.props.result), ["Failed"]);
     assert.deepEqual(outputs(r), { cycled: "2", healthy: "5", skipped: "0" });
-    assert.match(summaryOf(r, pool), /failed/);
+    const summary = summaryOf(r, pool);
+    assert.match(summary, /^### BatchPoolCycle: pool .* \(reboot\) failed$/m);
+    assert.match(summary, new RegExp(`\\| ${second} \\| cycled: idle \\[CycleApp 1\\.0\\] → starttaskfailed \\|`));
+    assert.match(summary, new RegExp(`\\| ${first} \\| cycled: idle \\[CycleApp 1\\.0\\] → idle \\[CycleApp 1\\.0\\+2\\.0\\]; healthy after \\d+ s \\|`));
   });
 
   it("onlyOutdated cycles only the nodes without the new version, and a re-run after a partial failure continues where it stopped", async () => {
