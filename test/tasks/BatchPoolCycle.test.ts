@@ -302,6 +302,25 @@ describe("BatchPoolCycle@1", function () {
     assert.match(third.message ?? "", /every node already has CycleApp 2\.0; nothing to cycle/);
   });
 
+  it("waits for a pool that is resizing, then cycles every node it has", async () => {
+    setDefaultVersion("1.0");
+    const pool = await makePool({ nodes: 2 });
+    setDefaultVersion("2.0");
+    // The new VMs take 150 simulated seconds (3 s) to be allocated: the task starts while the pool resizes.
+    azure.state.batch.timings.allocateSeconds = 150;
+    try {
+      azure.batch.resize(account, pool, { targetDedicatedNodes: 3 });
+      assert.equal(pool.allocationState, "resizing");
+      const r = await run({ poolIds: pool.id });
+      assert.equal(r.result, "Succeeded", explain(r));
+      assert.ok(r.lines.includes(`Pool '${pool.id}' is resizing; waiting for it to be steady.`), explain(r));
+      assert.deepEqual(outputs(r), { cycled: "3", healthy: "3", skipped: "0" });
+      assert.ok([...pool.nodes.values()].every((n) => n.state === "idle" && n.installedPackages.some((p) => p.version === "2.0")));
+    } finally {
+      azure.state.batch.timings.allocateSeconds = TIMINGS.allocateSeconds!;
+    }
+  });
+
   it("an empty pool succeeds at once: its nodes get the new version when they join", async () => {
     setDefaultVersion("2.0");
     const pool = await makePool({ nodes: 0 });
