@@ -9,7 +9,7 @@ import { taskLibAgent, type Agent } from "../../runtime/agent";
 import { signIn } from "../../runtime/session";
 import { explainSignInError } from "../../runtime/sign-in-errors";
 import { resolveBatchAccount } from "../../runtime/batch";
-import { CancelledError } from "../../runtime/errors";
+import { CancelledError, TaskError } from "../../runtime/errors";
 import { sleep } from "../../runtime/poll";
 import { formatDuration } from "../../runtime/progress";
 import { publishSummary } from "../../runtime/summary";
@@ -72,8 +72,8 @@ void runTask(async ({ agent, signal }) => {
   } catch (e) {
     if (!(e instanceof PoolCycleError)) throw e;
     report(agent, [...e.earlierResults, e.result]);
-    if (!e.cancelled) await showStartTaskOutput(agent, batch, e.result);
     if (e.cancelled) throw new CancelledError(`${e.message} ${describeStop(e.result)}`);
+    await showStartTaskOutput(agent, batch, e.result);
     throw e;
   }
   report(agent, results);
@@ -87,6 +87,14 @@ void runTask(async ({ agent, signal }) => {
       try {
         configuration = (await ops.getPool(id, { signal })).configuration;
       } catch (e) {
+        const status = (e as { statusCode?: unknown }).statusCode;
+        if (status === 401 || status === 403) {
+          throw new TaskError(
+            "AuthorizationFailed",
+            `The service connection's identity may not use the data plane of Batch account '${account.name}': ${e instanceof Error ? e.message : String(e)}. ` +
+              "The account must allow Microsoft Entra ID authentication, and the identity needs a role that may read and cycle pools there, for example Contributor on the account.",
+          );
+        }
         if (!isPoolNotFound(e)) throw e;
         const known = await ops.listPoolIds({ signal }).catch(() => undefined);
         reader.fail(

@@ -463,6 +463,26 @@ describe("BatchPoolCycle@1", function () {
     assert.ok(r.progress.some((p) => p.operation.includes("(pool 2 of 2)")));
   });
 
+  it("says what to grant when Batch refuses the connection's identity, before anything changes", async () => {
+    const pool = await makePool({ nodes: 1, packages: false });
+    const modes = account.allowedAuthenticationModes;
+    account.allowedAuthenticationModes = ["SharedKey"];
+    try {
+      const since = azure.log.entries.length;
+      const r = await run({ poolIds: pool.id });
+      assert.equal(r.result, "Failed", explain(r));
+      assert.match(
+        r.message ?? "",
+        new RegExp(
+          `^The service connection's identity may not use the data plane of Batch account 'releasebatch': Batch could not read pool '${pool.id}': AuthenticationFailed \\(HTTP 403\\): Server failed to authenticate the request\\. .*The account must allow Microsoft Entra ID authentication, and the identity needs a role that may read and cycle pools there, for example Contributor on the account\\.$`,
+        ),
+      );
+      assert.deepEqual(batchRequests(since).filter((e) => e.method !== "GET"), []);
+    } finally {
+      account.allowedAuthenticationModes = modes;
+    }
+  });
+
   describe("bad input: a clear error naming the input, before anything changes", () => {
     let pool: PoolRecord;
     before(async () => {
