@@ -6,9 +6,8 @@
 import { BatchManagementClient, type BatchAccount } from "@azure/arm-batch";
 import { BatchServiceClient, BatchSharedKeyCredentials } from "@azure/batch";
 import { AzureIdentityCredentialAdapter } from "@azure/ms-rest-js";
-import { describeError, errorStatus, TaskError } from "./errors";
+import { errorStatus, NotAuthorizedError, TaskError } from "./errors";
 import { findArmResource } from "./arm-resources";
-import type { InputReader } from "./inputs";
 import type { AzureSession } from "./session";
 
 export interface ResolvedBatchAccount {
@@ -31,11 +30,17 @@ export function batchManagementClient(session: AzureSession): BatchManagementCli
 
 const RESOURCE_ID = /^\/subscriptions\/[^/]+\/resourceGroups\/([^/]+)\/providers\/Microsoft\.Batch\/batchAccounts\/([^/]+)$/i;
 
-export async function resolveBatchAccount(session: AzureSession, reader: InputReader, inputName: string, nameOrId: string): Promise<ResolvedBatchAccount> {
+/**
+ * Finds a Batch account by name (or full resource id) in the connection's
+ * subscription. Throws NotFoundError (with the accounts the connection can
+ * see) or NotAuthorizedError (with the role to grant).
+ */
+export async function resolveBatchAccount(session: AzureSession, nameOrId: string): Promise<ResolvedBatchAccount> {
   const client = batchManagementClient(session);
-  const found = await findArmResource<BatchAccount>(session, reader, inputName, nameOrId, {
+  const found = await findArmResource<BatchAccount>(session, nameOrId, {
     kind: "Batch account",
     idPattern: RESOURCE_ID,
+    readAction: "Microsoft.Batch/batchAccounts/read",
     get: (rg, name) => client.batchAccountOperations.get(rg, name),
     list: () => client.batchAccountOperations.list(),
   });
@@ -51,7 +56,14 @@ export async function batchServiceClient(session: AzureSession, account: Resolve
       key = (await batchManagementClient(session).batchAccountOperations.getKeys(account.resourceGroup, account.name)).primary;
     } catch (e) {
       if (errorStatus(e) === 403) {
-        throw new TaskError("AuthorizationFailed", `The service connection may not read the keys of Batch account '${account.name}': ${describeError(e)}. Grant it Contributor on the account, or use Entra ID.`);
+        throw new NotAuthorizedError({
+          operation: `read the keys of Batch account '${account.name}'`,
+          role: "Contributor",
+          action: "Microsoft.Batch/batchAccounts/listKeys/action",
+          scope: "on the account",
+          alternative: "or use Entra ID",
+          cause: e,
+        });
       }
       throw e;
     }

@@ -6,10 +6,9 @@
  */
 import { StorageManagementClient, type StorageAccount } from "@azure/arm-storage";
 import { AnonymousCredential, BlobServiceClient, StorageSharedKeyCredential, type StoragePipelineOptions } from "@azure/storage-blob";
-import { describeError, errorStatus, TaskError } from "./errors";
+import { describeError, errorCode, errorStatus, NotAuthorizedError, TaskError } from "./errors";
 import { findArmResource } from "./arm-resources";
 import type { AzureSession } from "./session";
-import type { InputReader } from "./inputs";
 
 export type BlobAuth = { kind: "entra" } | { kind: "accessKey" } | { kind: "sas"; token: string };
 
@@ -40,12 +39,17 @@ function storageClient(session: AzureSession): StorageManagementClient {
 
 const RESOURCE_ID = /^\/subscriptions\/[^/]+\/resourceGroups\/([^/]+)\/providers\/Microsoft\.Storage\/storageAccounts\/([^/]+)$/i;
 
-/** Finds a storage account by name (or full resource id) in the connection's subscription. */
-export async function resolveStorageAccount(session: AzureSession, reader: InputReader, inputName: string, nameOrId: string): Promise<ResolvedStorageAccount> {
+/**
+ * Finds a storage account by name (or full resource id) in the connection's
+ * subscription. Throws NotFoundError (with the accounts the connection can
+ * see) or NotAuthorizedError (with the role to grant).
+ */
+export async function resolveStorageAccount(session: AzureSession, nameOrId: string): Promise<ResolvedStorageAccount> {
   const client = storageClient(session);
-  const found = await findArmResource<StorageAccount>(session, reader, inputName, nameOrId, {
+  const found = await findArmResource<StorageAccount>(session, nameOrId, {
     kind: "storage account",
     idPattern: RESOURCE_ID,
+    readAction: "Microsoft.Storage/storageAccounts/read",
     get: (rg, name) => client.storageAccounts.getProperties(rg, name),
     list: () => client.storageAccounts.list(),
   });
@@ -63,10 +67,14 @@ async function listAccountKey(session: AzureSession, account: ResolvedStorageAcc
     return key;
   } catch (e) {
     if (errorStatus(e) === 403) {
-      throw new TaskError(
-        "AuthorizationFailed",
-        `The service connection may not list the keys of storage account '${account.name}': ${describeError(e)}. Grant it a role with Microsoft.Storage/storageAccounts/listKeys/action (for example Storage Account Key Operator Service Role), or use authType 'entra'.`,
-      );
+      throw new NotAuthorizedError({
+        operation: `list the keys of storage account '${account.name}'`,
+        role: "Storage Account Key Operator Service Role",
+        action: "Microsoft.Storage/storageAccounts/listKeys/action",
+        scope: "on the account",
+        alternative: "or use authType 'entra'",
+        cause: e,
+      });
     }
     throw e;
   }
@@ -98,20 +106,27 @@ export async function openBlobAccess(
 /** Turns Blob authorization failures into what to do about them. */
 export function explainBlobError(error: unknown, access: Pick<BlobAccess, "account" | "auth">): unknown {
   const status = errorStatus(error);
-  const code = (error as { code?: string; details?: { errorCode?: string } }).details?.errorCode ?? (error as { code?: string }).code;
+  const code = errorCode(error);
   if (status !== 403) return error;
   const where = `storage account '${access.account.name}'`;
   if (access.auth === "entra" && (code === "AuthorizationPermissionMismatch" || code === "AuthorizationFailure")) {
-    return new TaskError(
-      "AuthorizationFailed",
-      `The service connection's identity has no data access to Blob storage in ${where} (${code}). Grant it the 'Storage Blob Data Contributor' role on the account or the container (role assignments can take a few minutes to apply), or use authType 'accessKey'.`,
-    );
+    return new NotAuthorizedError({
+      operation: `read and write blobs in ${where}`,
+      role: "Storage Blob Data Contributor",
+      scope: "on the account or the container (role assignments can take a few minutes to apply)",
+      alternative: "or use authType 'accessKey'",
+      cause: error,
+    });
   }
   if (code === "KeyBasedAuthenticationNotPermitted") {
-    return new TaskError("AuthorizationFailed", `Shared key access is disabled on ${where}, so '${access.auth}' cannot be used. Use authType 'entra'.`);
+    return new TaskError("AuthorizationFailed", `Shared key access is disabled on ${where}, so '${access.auth}' cannot be used. Use authType 'entra'.`, { cause: error });
   }
   if (access.auth === "sas") {
-    return new TaskError("AuthorizationFailed", `The SAS token was refused by ${where} (${describeError(error)}). Check that it has read, write, list (and delete, for deleteStale) permission and has not expired.`);
+    return new TaskError(
+      "AuthorizationFailed",
+      `The SAS token was refused by ${where} (${describeError(error)}). Check that it has read, write, list (and delete, for deleteStale) permission and has not expired.`,
+      { cause: error },
+    );
   }
   return error;
 }

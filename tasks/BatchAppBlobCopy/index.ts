@@ -2,7 +2,7 @@
  * BatchAppBlobCopy@1: reads and checks the inputs, signs in, and syncs the
  * application folder to its container prefix.
  */
-import { InputReader } from "../../runtime/inputs";
+import { InputReader, rethrowForInput } from "../../runtime/inputs";
 import { runTask } from "../../runtime/run";
 import { taskLibAgent } from "../../runtime/agent";
 import { signIn } from "../../runtime/session";
@@ -44,7 +44,9 @@ void runTask(async ({ agent, signal }) => {
   };
   // Reads only, so they start now and overlap the scan of the source folder: the account's lookup
   // through ARM (and its key), and with Entra the Blob token, which the credential then has cached.
-  const accessLookup = resolveStorageAccount(session, reader, "storageAccount", inputs.storageAccount).then((account) => openBlobAccess(session, account, inputs.auth, blobPipelineOptions()));
+  const accessLookup = resolveStorageAccount(session, inputs.storageAccount)
+    .catch(rethrowForInput(reader, "storageAccount"))
+    .then((account) => openBlobAccess(session, account, inputs.auth, blobPipelineOptions()));
   accessLookup.catch(() => undefined); // awaited below, once the source folder has been checked
   if (inputs.auth.kind === "entra") session.credential.getToken(BLOB_TOKEN_SCOPE, { abortSignal: signal }).catch(() => undefined);
 
