@@ -28,11 +28,12 @@ import {
   type TaskFailureInfo,
 } from "./batch-data";
 import { CancelledError, errorCode, errorRequestId, errorStatus } from "./errors";
+import type { RetryOptions } from "./retry";
 import type { AzureSession } from "./session";
 
 /** Opens the data plane of a Batch account found through ARM (runtime/batch.ts). */
-export async function openBatchData(session: AzureSession, account: ResolvedBatchAccount, auth: BatchAuth): Promise<BatchData> {
-  return batchDataFromClient(await batchServiceClient(session, account, auth), account.url);
+export async function openBatchData(session: AzureSession, account: ResolvedBatchAccount, auth: BatchAuth, options: { retry?: RetryOptions } = {}): Promise<BatchData> {
+  return batchDataFromClient(await batchServiceClient(session, account, auth, options), account.url);
 }
 
 /** BatchData over a BatchServiceClient already signed in. */

@@ -3,9 +3,11 @@
  * the connection's subscription), the management client, and a data-plane
  * client signed in with Entra ID (Batch's own audience) or the account key.
  */
-import { BatchManagementClient, type BatchAccount } from "@azure/arm-batch";
+import type { BatchAccount } from "@azure/arm-batch";
 import { BatchServiceClient, BatchSharedKeyCredentials } from "@azure/batch";
-import { AzureIdentityCredentialAdapter } from "@azure/ms-rest-js";
+import { AzureIdentityCredentialAdapter, type ServiceClientOptions } from "@azure/ms-rest-js";
+import { batchManagementClient } from "./clients";
+import { retryRequestPolicyFactory, type RetryOptions } from "./retry";
 import { errorStatus, NotAuthorizedError, TaskError } from "./errors";
 import { findArmResource } from "./arm-resources";
 import type { AzureSession } from "./session";
@@ -20,12 +22,11 @@ export interface ResolvedBatchAccount {
 
 export type BatchAuth = "entra" | "sharedKey";
 
-export function batchManagementClient(session: AzureSession): BatchManagementClient {
-  const cloud = session.connection.cloud;
-  return new BatchManagementClient(session.credential, session.connection.subscriptionId, {
-    endpoint: cloud.resourceManagerUrl,
-    credentialScopes: [cloud.resourceManagerScope],
-  });
+export { batchManagementClient };
+
+/** ms-rest-js's three retry policies off, the runtime's one on, innermost (it sees the raw answers). */
+function dataPlaneOptions(retry: RetryOptions | undefined): ServiceClientOptions {
+  return { noRetryPolicy: true, requestPolicyFactories: (defaults) => [...defaults, retryRequestPolicyFactory(retry)] };
 }
 
 const RESOURCE_ID = /^\/subscriptions\/[^/]+\/resourceGroups\/([^/]+)\/providers\/Microsoft\.Batch\/batchAccounts\/([^/]+)$/i;
@@ -49,7 +50,7 @@ export async function resolveBatchAccount(session: AzureSession, nameOrId: strin
   return { name: found.name, resourceGroup: found.resourceGroup, id: found.id, url: `https://${endpoint}` };
 }
 
-export async function batchServiceClient(session: AzureSession, account: ResolvedBatchAccount, auth: BatchAuth): Promise<BatchServiceClient> {
+export async function batchServiceClient(session: AzureSession, account: ResolvedBatchAccount, auth: BatchAuth, options: { retry?: RetryOptions } = {}): Promise<BatchServiceClient> {
   if (auth === "sharedKey") {
     let key: string | undefined;
     try {
@@ -69,8 +70,8 @@ export async function batchServiceClient(session: AzureSession, account: Resolve
     }
     if (!key) throw new TaskError("NoAccountKey", `Batch account '${account.name}' returned no key (shared key access may be disabled). Use Entra ID.`);
     session.setSecret(key);
-    return new BatchServiceClient(new BatchSharedKeyCredentials(account.name, key), account.url);
+    return new BatchServiceClient(new BatchSharedKeyCredentials(account.name, key), account.url, dataPlaneOptions(options.retry));
   }
   // @azure/batch asks a TokenCredential for the ARM scope unless told Batch's own.
-  return new BatchServiceClient(new AzureIdentityCredentialAdapter(session.credential, session.connection.cloud.batchScope), account.url);
+  return new BatchServiceClient(new AzureIdentityCredentialAdapter(session.credential, session.connection.cloud.batchScope), account.url, dataPlaneOptions(options.retry));
 }

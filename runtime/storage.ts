@@ -4,10 +4,12 @@
  * zone endpoints, a local emulator), then reached with Entra ID, an account key
  * fetched through ARM, or a SAS token.
  */
-import { StorageManagementClient, type StorageAccount } from "@azure/arm-storage";
-import { AnonymousCredential, BlobServiceClient, StorageSharedKeyCredential, type StoragePipelineOptions } from "@azure/storage-blob";
+import type { StorageAccount } from "@azure/arm-storage";
+import { AnonymousCredential, BlobServiceClient, StorageSharedKeyCredential } from "@azure/storage-blob";
 import { describeError, errorCode, errorStatus, NotAuthorizedError, TaskError } from "./errors";
 import { findArmResource } from "./arm-resources";
+import { blobPipeline, type BlobClientOptions } from "./blob-retry";
+import { storageManagementClient } from "./clients";
 import type { AzureSession } from "./session";
 
 export type BlobAuth = { kind: "entra" } | { kind: "accessKey" } | { kind: "sas"; token: string };
@@ -29,14 +31,6 @@ export interface BlobAccess {
   auth: BlobAuth["kind"];
 }
 
-function storageClient(session: AzureSession): StorageManagementClient {
-  const cloud = session.connection.cloud;
-  return new StorageManagementClient(session.credential, session.connection.subscriptionId, {
-    endpoint: cloud.resourceManagerUrl,
-    credentials: { scopes: [cloud.resourceManagerScope] },
-  });
-}
-
 const RESOURCE_ID = /^\/subscriptions\/[^/]+\/resourceGroups\/([^/]+)\/providers\/Microsoft\.Storage\/storageAccounts\/([^/]+)$/i;
 
 /**
@@ -45,7 +39,7 @@ const RESOURCE_ID = /^\/subscriptions\/[^/]+\/resourceGroups\/([^/]+)\/providers
  * see) or NotAuthorizedError (with the role to grant).
  */
 export async function resolveStorageAccount(session: AzureSession, nameOrId: string): Promise<ResolvedStorageAccount> {
-  const client = storageClient(session);
+  const client = storageManagementClient(session);
   const found = await findArmResource<StorageAccount>(session, nameOrId, {
     kind: "storage account",
     idPattern: RESOURCE_ID,
@@ -60,7 +54,7 @@ export async function resolveStorageAccount(session: AzureSession, nameOrId: str
 
 async function listAccountKey(session: AzureSession, account: ResolvedStorageAccount): Promise<string> {
   try {
-    const keys = await storageClient(session).storageAccounts.listKeys(account.resourceGroup, account.name);
+    const keys = await storageManagementClient(session).storageAccounts.listKeys(account.resourceGroup, account.name);
     const key = keys.keys?.find((k) => k.value)?.value;
     if (!key) throw new TaskError("NoAccountKey", `Storage account '${account.name}' returned no keys.`);
     session.setSecret(key);
@@ -84,21 +78,21 @@ export async function openBlobAccess(
   session: AzureSession,
   account: ResolvedStorageAccount,
   auth: BlobAuth,
-  pipelineOptions: StoragePipelineOptions = {},
+  options: BlobClientOptions = {},
 ): Promise<BlobAccess> {
   switch (auth.kind) {
     case "entra":
-      return { account, auth: "entra", service: new BlobServiceClient(account.blobEndpoint, session.credential, pipelineOptions) };
+      return { account, auth: "entra", service: new BlobServiceClient(account.blobEndpoint, blobPipeline(session.credential, options)) };
     case "accessKey": {
       const sharedKey = new StorageSharedKeyCredential(account.name, await listAccountKey(session, account));
-      return { account, auth: "accessKey", sharedKey, service: new BlobServiceClient(account.blobEndpoint, sharedKey, pipelineOptions) };
+      return { account, auth: "accessKey", sharedKey, service: new BlobServiceClient(account.blobEndpoint, blobPipeline(sharedKey, options)) };
     }
     case "sas": {
       const token = auth.token.replace(/^\?/, "");
       session.setSecret(token);
       const sig = new URLSearchParams(token).get("sig");
       if (sig) session.setSecret(sig);
-      return { account, auth: "sas", service: new BlobServiceClient(`${account.blobEndpoint}?${token}`, new AnonymousCredential(), pipelineOptions) };
+      return { account, auth: "sas", service: new BlobServiceClient(`${account.blobEndpoint}?${token}`, blobPipeline(new AnonymousCredential(), options)) };
     }
   }
 }
