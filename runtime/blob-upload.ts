@@ -3,7 +3,10 @@
  * actually sent: a file is read once, each block hashed as it goes out, so a
  * file that changes during its upload still gets an MD5 that matches the blob.
  * Takes any BlockBlobClient: one from a service client (Entra, account key,
- * SAS) or one opened from a bare URL that carries its own SAS.
+ * SAS) or one opened from a bare URL that carries its own SAS. Retries are
+ * the client's pipeline's: open it with the runtime's (openBlobAccess,
+ * blobPipeline, or blockBlobClientFromUrl for a bare URL), which honours
+ * Retry-After on throttling and backs off on transient failures.
  */
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
