@@ -9,16 +9,18 @@ import { taskLibAgent, type Agent } from "../../runtime/agent";
 import { signIn } from "../../runtime/session";
 import { explainSignInError } from "../../runtime/sign-in-errors";
 import { resolveBatchAccount } from "../../runtime/batch";
-import { CancelledError, TaskError } from "../../runtime/errors";
+import { openBatchData } from "../../runtime/batch-data-azure";
+import { CancelledError, NotAuthorizedError, NotFoundError } from "../../runtime/errors";
+import { rethrowForInput } from "../../runtime/inputs";
+import type { RetryInfo } from "../../runtime/retry";
 import { sleep } from "../../runtime/poll";
 import { formatDuration } from "../../runtime/progress";
 import { publishSummary } from "../../runtime/summary";
 import { checkMethodForPool, parsePoolCycleInputs, type PoolConfiguration } from "./inputs";
-import { defaultVersionLookup, isPoolNotFound, openBatchClient, poolCycleBatch, type PoolCycleBatch } from "./azure";
+import { batchAccountNames, defaultVersionLookup, isPoolNotFound, poolCycleBatch, type PoolCycleBatch } from "./batch-ops";
 import { CycleProgress } from "./progress";
 import { cyclePools, PoolCycleError, type PoolCycleResult } from "./roll";
 import { poolCycleOutputs, poolCycleSummary } from "./summary";
-import type { RetryInfo } from "./retries";
 import manifest from "./task.json";
 
 void runTask(async ({ agent, signal }) => {
@@ -53,9 +55,19 @@ void runTask(async ({ agent, signal }) => {
   const accountId = accountName.startsWith("/")
     ? accountName
     : `/subscriptions/${session.connection.subscriptionId}/resourceGroups/${resourceGroupName}/providers/Microsoft.Batch/batchAccounts/${accountName}`;
-  const account = await resolveBatchAccount(session, reader, "batchAccountName", accountId).catch(explainSignIn);
-  const onRetry = (r: RetryInfo) => agent.info(`Batch answered ${r.reason} to '${r.operation}'; trying again in ${formatDuration(r.delayMs)} (attempt ${r.attempt + 1}).`);
-  const batch = poolCycleBatch(openBatchClient(session, account), { onRetry });
+  const account = await resolveBatchAccount(session, accountId)
+    .catch(async (e: unknown) => {
+      // Looked up by name in the resource group: say so, with the accounts that are there.
+      if (!(e instanceof NotFoundError) || accountName.startsWith("/")) throw e;
+      const visible = await batchAccountNames(session, resourceGroupName).catch(() => undefined);
+      throw new NotFoundError({ kind: "Batch account", name: accountName, where: `resource group '${resourceGroupName}'`, ...(visible ? { visible } : {}), cause: e.cause });
+    })
+    .catch(rethrowForInput(reader, "batchAccountName"))
+    .catch(explainSignIn);
+  const retryLog = (service: string) => ({
+    onRetry: (r: RetryInfo) => agent.info(`${service} answered ${r.reason}${r.throttled ? " (busy)" : ""}; trying again in ${formatDuration(r.delayMs)} (retry ${r.attempt}).`),
+  });
+  const batch = poolCycleBatch(await openBatchData(session, account, "entra", { retry: retryLog("Batch") }));
   agent.info(`Batch account '${account.name}' (${account.url}); pools to cycle: ${poolIds.join(", ")}.`);
 
   await checkPools(batch, poolIds).catch(explainSignIn);
@@ -67,7 +79,7 @@ void runTask(async ({ agent, signal }) => {
       clock: { now: () => Date.now(), sleep },
       signal,
       onEvent: (e) => progress.onEvent(e),
-      defaultVersion: defaultVersionLookup(session, account, { onRetry, signal }),
+      defaultVersion: defaultVersionLookup(session, account, { retry: retryLog("Azure Resource Manager"), signal }),
     });
   } catch (e) {
     if (!(e instanceof PoolCycleError)) throw e;
@@ -89,19 +101,17 @@ void runTask(async ({ agent, signal }) => {
       } catch (e) {
         const status = (e as { statusCode?: unknown }).statusCode;
         if (status === 401 || status === 403) {
-          throw new TaskError(
-            "AuthorizationFailed",
-            `The service connection's identity may not use the data plane of Batch account '${account.name}': ${e instanceof Error ? e.message : String(e)}. ` +
-              "The account must allow Microsoft Entra ID authentication, and the identity needs a role that may read and cycle pools there, for example Contributor on the account.",
-          );
+          throw new NotAuthorizedError({
+            operation: `use the data plane of Batch account '${account.name}' (reading pool '${id}')`,
+            role: "Contributor",
+            scope: "on the account (or a custom role with the Microsoft.Batch/batchAccounts/pools data actions)",
+            alternative: "and check that the account allows Microsoft Entra ID authentication",
+            cause: e,
+          });
         }
         if (!isPoolNotFound(e)) throw e;
-        const known = await ops.listPoolIds({ signal }).catch(() => undefined);
-        reader.fail(
-          "poolIds",
-          `pool '${id}' does not exist in Batch account '${account.name}'. ` +
-            (known === undefined ? "Check the pool id (pool ids are not case-sensitive)." : known.length ? `The account has: ${known.slice(0, 20).join(", ")}${known.length > 20 ? ", ..." : ""}.` : "The account has no pools."),
-        );
+        const visible = await ops.listPoolIds({ signal }).catch(() => undefined);
+        rethrowForInput(reader, "poolIds")(new NotFoundError({ kind: "pool", name: id, where: `Batch account '${account.name}'`, ...(visible ? { visible } : {}) }));
       }
       checkMethodForPool(options.method, id, configuration);
     }

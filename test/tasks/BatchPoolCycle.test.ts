@@ -435,9 +435,10 @@ describe("BatchPoolCycle@1", function () {
     const r = await run({ poolIds: pool.id, maxUnavailable: 2 });
     assert.equal(r.result, "Succeeded", explain(r));
     assert.deepEqual(azure.faults.counts(), [3, 2, 1]);
-    assert.equal(r.lines.filter((l) => /^Batch answered HTTP 429 ServerBusy to 'list the nodes of pool '.*''; trying again in 1 s \(attempt \d\)\.$/.test(l)).length, 3);
-    assert.equal(r.lines.filter((l) => /^Batch answered HTTP 503 ServerBusy to 'reboot node '.*' of pool '.*''; trying again in 1 s/.test(l)).length, 2);
-    assert.equal(r.lines.filter((l) => /^Batch answered HTTP 500 InternalError to 'read pool/.test(l)).length, 1);
+    const retries = (re: RegExp) => r.lines.filter((l) => re.test(l)).length;
+    assert.equal(retries(/^Batch answered HTTP 429 \(busy\); trying again in 1 s \(retry \d\)\.$/), 3, explain(r));
+    assert.equal(retries(/^Batch answered HTTP 503 \(busy\); trying again in 1 s \(retry \d\)\.$/), 2, explain(r));
+    assert.equal(retries(/^Batch answered HTTP 500; trying again in \d s \(retry 1\)\.$/), 1, explain(r));
     // Each node rebooted exactly once: the throttled reboots were sent again, nothing twice.
     const reboots = posts(batchRequests(since, pool), "reboot");
     assert.equal(reboots.filter((e) => e.status === 202).length, 3);
@@ -474,7 +475,7 @@ describe("BatchPoolCycle@1", function () {
       assert.match(
         r.message ?? "",
         new RegExp(
-          `^The service connection's identity may not use the data plane of Batch account 'releasebatch': Batch could not read pool '${pool.id}': AuthenticationFailed \\(HTTP 403\\): Server failed to authenticate the request\\. .*The account must allow Microsoft Entra ID authentication, and the identity needs a role that may read and cycle pools there, for example Contributor on the account\\.$`,
+          `^The service connection may not use the data plane of Batch account 'releasebatch' \\(reading pool '${pool.id}'\\): Batch Pool_Get failed: AuthenticationFailed \\(HTTP 403\\): Server failed to authenticate the request\\. .*Grant it the 'Contributor' role on the account \\(or a custom role with the Microsoft\\.Batch/batchAccounts/pools data actions\\), and check that the account allows Microsoft Entra ID authentication\\.$`,
         ),
       );
       assert.deepEqual(batchRequests(since).filter((e) => e.method !== "GET"), []);
@@ -490,7 +491,7 @@ describe("BatchPoolCycle@1", function () {
     });
 
     const cases: [string, TaskRunOptions["inputs"], (pool: PoolRecord) => RegExp][] = [
-      ["an unknown pool", { poolIds: "no-such-pool" }, (p) => new RegExp(`^Input 'poolIds' \\(Pools\\): pool 'no-such-pool' does not exist in Batch account 'releasebatch'\\. The account has: .*\\b${p.id}\\b`)],
+      ["an unknown pool", { poolIds: "no-such-pool" }, (p) => new RegExp(`^Input 'poolIds' \\(Pools\\): no pool named 'no-such-pool' in Batch account 'releasebatch'\\. The service connection can see: .*\\b${p.id}\\b`)],
       ["maxUnavailable 0", { maxUnavailable: "0" }, () => /^Input 'maxUnavailable': 0 is not allowed: at least 1 node is needed\. Use a whole number of nodes of at least 1 \(for example 5\) or a percentage of the pool's nodes above 0 and at most 100 \(for example 25%\)\.$/],
       ["a negative maxUnavailable", { maxUnavailable: "-3" }, () => /^Input 'maxUnavailable': -3 is not allowed: at least 1 node is needed\./],
       ["maxUnavailable that is not a number", { maxUnavailable: "a few" }, () => /^Input 'maxUnavailable': 'a few' is not a number or a percentage\./],
@@ -498,7 +499,7 @@ describe("BatchPoolCycle@1", function () {
       ["a zero timeout", { timeoutMinutes: "0" }, () => /^Input 'timeoutMinutes': '0' is not a positive number of minutes\. Use a number above 0, for example 30\.$/],
       ["a batch timeout that is not a number", { batchTimeoutMinutes: "soon" }, () => /^Input 'batchTimeoutMinutes': 'soon' is not a positive number of minutes\./],
       ["an unknown method", { method: "restart" }, () => /^Input 'method': 'restart' is not one of 'reboot', 'replace', 'surge', 'reimage'\.$/],
-      ["an unknown Batch account", { batchAccountName: "nosuchbatch" }, () => /^Input 'batchAccountName' \(Batch account\): Batch account '.*nosuchbatch' was not found/],
+      ["an unknown Batch account", { batchAccountName: "nosuchbatch" }, () => /^Input 'batchAccountName' \(Batch account\): no Batch account named 'nosuchbatch' in resource group 'rg-batch-release' \(.*\)\. The service connection can see: releasebatch\.$/],
     ];
     for (const [what, inputs, expected] of cases) {
       it(`refuses ${what}`, async () => {
