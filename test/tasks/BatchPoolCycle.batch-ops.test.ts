@@ -108,6 +108,33 @@ describe("BatchPoolCycle adapter on the local Batch", function () {
     assert.equal((await ops.listPoolIds()).includes(poolId), true);
   });
 
+  it("reads every page of a node's application files (a package of 1,500 files is more than one page)", async () => {
+    const account = azure.batch.account(azure.info.batch.accountName);
+    account.applications.set("bigapp", {
+      name: "BigApp",
+      allowUpdates: true,
+      defaultVersion: "1.0",
+      etag: "e",
+      versions: new Map([["1.0", { version: "1.0", state: "Active", etag: "v", container: "c", blobName: "b", entries: Array.from({ length: 1500 }, (_, i) => ({ name: `lib/m${i}.py`, size: 1 })) }]]),
+    });
+    const id = `adapter-big-${crypto.randomBytes(3).toString("hex")}`;
+    const pool = azure.batch.addPool(account, {
+      id,
+      vmSize: "STANDARD_D2S_V3",
+      virtualMachineConfiguration: { imageReference: { publisher: "canonical", offer: "x", sku: "y" }, nodeAgentSKUId: "batch.node.ubuntu 20.04" },
+      applicationPackageReferences: [{ applicationId: "BigApp" }, { applicationId: "AdapterApp" }],
+      targetDedicatedNodes: 1,
+    });
+    await azure.batch.waitFor(() => pool.nodes.size === 1 && [...pool.nodes.values()].every((n) => n.state === "idle"));
+    const ops = poolCycleBatch(batch);
+    const [node] = await ops.listNodes(id);
+    const files = await ops.listApplicationFiles(id, node!.id);
+    assert.ok(files.length > 1500, `${files.length} entries`);
+    const dirs = new Set(files.map((f) => f.name.split("/")[1]));
+    assert.ok([...dirs].some((d) => d?.startsWith("bigapp1.0")) && [...dirs].some((d) => d?.startsWith("adapterapp3.1")), [...dirs].join(", "));
+    azure.batch.deletePool(account, pool);
+  });
+
   it("reads the end of a node's file, and nothing of an empty one", async () => {
     const ops = poolCycleBatch(batch);
     const [node] = await ops.listNodes(poolId);
