@@ -204,8 +204,7 @@ export async function publishPackage(target: PublishTarget, request: PublishRequ
     log.info(`Application '${appName}' does not exist in Batch account '${acct}' yet: it is created.`);
   }
 
-  const needPools = request.poolIds.length > 0 || request.keepVersions > 0;
-  const pools = needPools ? await arm("list pools", `${BATCH}/pools/read`, target, () => collect(client.poolOperations.listByBatchAccount(rg, acct, options))) : [];
+  const pools = request.poolIds.length ? await arm("list pools", `${BATCH}/pools/read`, target, () => collect(client.poolOperations.listByBatchAccount(rg, acct, options))) : [];
   const named: Pool[] = [];
   const missingPools: string[] = [];
   for (const id of request.poolIds) {

@@ -156,7 +156,7 @@ describe("BatchAppPackage@1", function () {
     it("zips the folder, creates the application and the version, uploads with the storageUrl's SAS, activates, sets the default, and publishes the outputs", async () => {
       const { app, source, files } = scenario();
       assert.equal(await applicationExists(keysAccount, app), false);
-      const r = await run({ applicationName: app, sourceFolder: source, version: "1.0.0" });
+      const r = await run({ applicationName: app, sourceFolder: source, version: "1.0.0" }, { debug: true });
       succeeded(r);
       assert.equal(r.outputs.ApplicationId.value, app);
       assert.equal(r.outputs.ApplicationVersion.value, "1.0.0");
@@ -182,7 +182,7 @@ describe("BatchAppPackage@1", function () {
       // Activation read the zip as a node would unzip it.
       assert.deepEqual(record(keysAccount, app, "1.0.0").entries?.map((e) => e.name).sort(), Object.keys(files).sort());
 
-      // The SAS never reaches the log; what the user sees.
+      // The SAS never reaches the log, system.debug=true included.
       assert.match(r.stdout, /Uploading .* \(with the storageUrl's SAS\)/);
       assert.doesNotMatch(r.visibleOutput, /sig=/);
       assert.ok(r.secrets.some((s) => /sig=/.test(s)), "the storageUrl's SAS is registered as a secret");
