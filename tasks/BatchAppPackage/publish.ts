@@ -169,7 +169,7 @@ export async function publishPackage(target: PublishTarget, request: PublishRequ
   const pkgFile = request.package;
 
   // ------------------------------------------------------------------ reads
-  const account = await arm("read", `${BATCH}/read`, target, () => client.batchAccountOperations.get(rg, acct, options));
+  const account = await arm("read the account properties", `${BATCH}/read`, target, () => client.batchAccountOperations.get(rg, acct, options));
   const autoStorage = account.autoStorage;
   if (!autoStorage?.storageAccountId) {
     throw new TaskError(
@@ -281,11 +281,6 @@ export async function publishPackage(target: PublishTarget, request: PublishRequ
   let alreadyUploaded = false;
   if (decision.action !== "skip") {
     let versionCreated = false;
-    if (!application) {
-      application = await arm("create applications", `${BATCH}/applications/write`, target, () => client.applicationOperations.create(rg, acct, appName, options));
-      applicationCreated = true;
-      log.info(`Created application '${appName}'.`);
-    }
     // Undoes what this run created when it cannot go on for lack of a role, so that nothing is left changed.
     const rollBack = async () => {
       const undone: string[] = [];
@@ -301,6 +296,11 @@ export async function publishPackage(target: PublishTarget, request: PublishRequ
 
     let pkg: ApplicationPackage;
     try {
+      if (!application) {
+        application = await arm("create applications", `${BATCH}/applications/write`, target, () => client.applicationOperations.create(rg, acct, appName, options));
+        applicationCreated = true;
+        log.info(`Created application '${appName}'.`);
+      }
       if (decision.action === "resume") {
         pkg = await arm("read application versions", `${BATCH}/applications/versions/read`, target, () => client.applicationPackageOperations.get(rg, acct, appName, version, options));
       } else {

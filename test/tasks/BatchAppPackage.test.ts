@@ -150,6 +150,8 @@ describe("BatchAppPackage@1", function () {
       applicationPackageReferences: references,
     });
   }
+  /** Package blobs in auto-storage (not their containers, which Batch itself creates). */
+  const packageBlobPath = () => new RegExp(`^/${azure.info.storage.accountName}/app-[^/]+/[^/]+\\.zip$`);
   const appResourceId = (account: string, app: string) => `/subscriptions/${azure.info.subscriptionId}/resourceGroups/${rg}/providers/Microsoft.Batch/batchAccounts/${account}/applications/${app}`;
 
   describe("publishing", () => {
@@ -419,15 +421,43 @@ describe("BatchAppPackage@1", function () {
       assert.equal((await arm.applicationPackageOperations.get(rg, keysAccount, app, "3.1")).state, "Active");
     });
 
+    it("stops promptly when the agent cancels it during the upload, and a re-run completes the version", async () => {
+      const { app, source } = scenario();
+      azure.faults.add({ service: "blob", kind: "slow", method: "PUT", delayMs: 20_000, path: packageBlobPath() });
+      const cancelled = await run({ applicationName: app, sourceFolder: source, version: "6.0" }, { cancelWhen: (line) => /^Uploading /.test(line) });
+      assert.equal(cancelled.result, "Failed", explain(cancelled));
+      assert.match(cancelled.message ?? "", /cancelled/i);
+      assert.ok(cancelled.durationMs < 15_000, `stopped without waiting for the slow upload (${cancelled.durationMs} ms)`);
+      azure.faults.reset();
+      assert.equal((await arm.applicationPackageOperations.get(rg, keysAccount, app, "6.0")).state, "Pending");
+      const again = await run({ applicationName: app, sourceFolder: source, version: "6.0" });
+      succeeded(again);
+      assert.equal((await arm.applicationPackageOperations.get(rg, keysAccount, app, "6.0")).state, "Active");
+    });
+
+    it("a pool the connection may not write fails after publishing, saying so; granted the role, a re-run sets the pool without publishing again", async () => {
+      const { app, source } = scenario();
+      const pool = `locked-pool-${counter}`;
+      addPool(keysAccount, pool);
+      azure.state.arm.denyRules.push({ principalId: azure.info.servicePrincipalObjectId, action: "Microsoft.Batch/batchAccounts/pools/write" });
+      const r = await run({ applicationName: app, sourceFolder: source, version: "1.0", poolIds: pool });
+      failed(r, /may not update pools in Batch account/, /'Microsoft\.Batch\/batchAccounts\/pools\/write'/, /Version 1\.0 is published; once the role is granted, running the task again sets the pool references/);
+      assert.equal((await arm.applicationPackageOperations.get(rg, keysAccount, app, "1.0")).state, "Active");
+      azure.state.arm.denyRules.length = 0;
+      const again = await run({ applicationName: app, sourceFolder: source, version: "1.0", poolIds: pool });
+      succeeded(again);
+      assert.equal(again.outputs.PackageSkipped.value, "true");
+      assert.deepEqual((await arm.poolOperations.get(rg, keysAccount, pool)).applicationPackages, [{ id: appResourceId(keysAccount, app), version: "1.0" }]);
+    });
+
     it("completes the upload, MD5 intact, through faults injected on it (500s, a reset, 503 with Retry-After, 429)", async () => {
       const { app, source } = scenario();
       // Larger than a block (8 MiB) and incompressible, so the package goes up in several blocks.
       fs.writeFileSync(path.join(source, "lib/data/weights.bin"), crypto.randomBytes(9 * 1024 * 1024));
-      const storagePath = new RegExp(`/${azure.info.storage.accountName}/app-`);
-      azure.faults.add({ service: "blob", kind: "500", method: "PUT", path: storagePath, count: 2 });
-      azure.faults.add({ service: "blob", kind: "reset", method: "PUT", path: storagePath, count: 1 });
-      azure.faults.add({ service: "blob", kind: "503", method: "PUT", path: storagePath, count: 1, retryAfterSeconds: 1 });
-      azure.faults.add({ service: "blob", kind: "429", method: "PUT", path: storagePath, count: 1, retryAfterSeconds: 1 });
+      azure.faults.add({ service: "blob", kind: "500", method: "PUT", path: packageBlobPath(), count: 2 });
+      azure.faults.add({ service: "blob", kind: "reset", method: "PUT", path: packageBlobPath(), count: 1 });
+      azure.faults.add({ service: "blob", kind: "503", method: "PUT", path: packageBlobPath(), count: 1, retryAfterSeconds: 1 });
+      azure.faults.add({ service: "blob", kind: "429", method: "PUT", path: packageBlobPath(), count: 1, retryAfterSeconds: 1 });
       const r = await run({ applicationName: app, sourceFolder: source, version: "1.0" });
       succeeded(r);
       assert.deepEqual(azure.faults.counts(), [2, 1, 1, 1], "every fault was injected");
@@ -532,7 +562,7 @@ describe("BatchAppPackage@1", function () {
       const { app, source } = scenario();
       azure.state.arm.denyRules.push({ principalId: azure.info.servicePrincipalObjectId, action: "Microsoft.Batch/batchAccounts/applications/write" });
       const r = await run({ applicationName: app, sourceFolder: source, version: "1" });
-      failed(r, /may not create applications in Batch account/, /AuthorizationFailed/, /Contributor role on the Batch account, or a role with 'Microsoft\.Batch\/batchAccounts\/applications\/write'/);
+      failed(r, /may not create applications in Batch account/, /AuthorizationFailed/, /Contributor role on the Batch account, or a role with 'Microsoft\.Batch\/batchAccounts\/applications\/write'/, /Nothing was changed/);
       azure.state.arm.denyRules.length = 0;
       assert.equal(await applicationExists(keysAccount, app), false);
     });
