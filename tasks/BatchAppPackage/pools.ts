@@ -36,7 +36,7 @@ export function planPoolReferences(
   const others = current.filter((r) => !referencesApplication(r.id, application.name));
   const previous = current.filter((r) => referencesApplication(r.id, application.name));
   const references = [...others.map((r) => ({ id: r.id, ...(r.version ? { version: r.version } : {}) })), { id: application.resourceId, version }];
-  const changed = !(previous.length === 1 && previous[0].version === version);
+  const changed = !(previous.length === 1 && previous[0]?.version === version);
   return {
     poolId: pool.poolId,
     references,

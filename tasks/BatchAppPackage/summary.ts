@@ -34,5 +34,5 @@ export function packageSummary(result: PublishResult, pkg: PackageFile, run: { a
   rows.push(["Versions pruned", result.pruned.length ? result.pruned.map((p) => p.version).join(", ") : "none"]);
   if (result.spared.length) rows.push(["Versions kept beyond keepVersions", result.spared.map((s) => `${s.version} (${s.reason})`).join("; ")]);
   rows.push(["Duration", formatDuration(run.durationMs)]);
-  return { title: `Batch application package: ${result.applicationName} ${result.version}`, rows, notes: [`${result.reason[0].toUpperCase()}${result.reason.slice(1)}.`] };
+  return { title: `Batch application package: ${result.applicationName} ${result.version}`, rows, notes: [`${result.reason.charAt(0).toUpperCase()}${result.reason.slice(1)}.`] };
 }
