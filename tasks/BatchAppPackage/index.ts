@@ -6,13 +6,12 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { InputReader } from "../../runtime/inputs";
+import { InputReader, rethrowForInput } from "../../runtime/inputs";
 import { runTask } from "../../runtime/run";
 import { taskLibAgent } from "../../runtime/agent";
 import { signIn } from "../../runtime/session";
 import { explainSignInError } from "../../runtime/sign-in-errors";
 import { batchManagementClient, resolveBatchAccount } from "../../runtime/batch";
-import { blobPipelineOptions } from "../../runtime/blob-retry";
 import { TransferProgress, formatBytes, formatDuration } from "../../runtime/progress";
 import { publishSummary } from "../../runtime/summary";
 import { readPackageInputs } from "./inputs";
@@ -42,7 +41,7 @@ void runTask(async ({ agent, signal }) => {
   const accountId = inputs.resourceGroupName
     ? `/subscriptions/${session.connection.subscriptionId}/resourceGroups/${inputs.resourceGroupName}/providers/Microsoft.Batch/batchAccounts/${inputs.batchAccount}`
     : inputs.batchAccount;
-  const accountLookup = resolveBatchAccount(session, reader, "batchAccountName", accountId);
+  const accountLookup = resolveBatchAccount(session, accountId).catch(rethrowForInput(reader, "batchAccountName"));
   accountLookup.catch(() => undefined); // awaited once the package is built
 
   const workDir = fs.mkdtempSync(path.join(agent.getVariable("Agent.TempDirectory") || os.tmpdir(), "batch-app-package-"));
@@ -86,7 +85,7 @@ void runTask(async ({ agent, signal }) => {
       },
       {
         client: batchManagementClient(session),
-        openBlob: (storageUrl) => openPackageBlob(storageUrl, { credential: session.credential, pipelineOptions: blobPipelineOptions(), setSecret: (v) => session.setSecret(v) }),
+        openBlob: (storageUrl) => openPackageBlob(storageUrl, { credential: session.credential, setSecret: (v) => session.setSecret(v) }),
         describeInput: (name) => reader.describe(name),
         log: { info: (m) => agent.info(m), warning: (m) => agent.warning(m), debug: (m) => agent.debug(m) },
         signal,

@@ -8,8 +8,9 @@
  * Blob client reads both.
  */
 import type { TokenCredential } from "@azure/identity";
-import { AnonymousCredential, BlockBlobClient, type StoragePipelineOptions } from "@azure/storage-blob";
+import { AnonymousCredential, BlockBlobClient } from "@azure/storage-blob";
 import { errorCode, errorStatus } from "../../runtime/errors";
+import { blobPipeline, type BlobClientOptions } from "../../runtime/blob-retry";
 
 export type PackageBlobAuth = "sas" | "entra";
 
@@ -25,7 +26,8 @@ export interface PackageBlob {
 
 export interface OpenPackageBlobOptions {
   credential: TokenCredential;
-  pipelineOptions?: StoragePipelineOptions;
+  /** The runtime's retry policy, with these settings. */
+  client?: BlobClientOptions;
   /** Masks the SAS (and its signature) in all later output. */
   setSecret(value: string): void;
 }
@@ -42,7 +44,9 @@ export function openPackageBlob(storageUrl: string, options: OpenPackageBlobOpti
       options.setSecret(encodeURIComponent(sig));
     }
   }
-  const client = hasSas ? new BlockBlobClient(storageUrl, new AnonymousCredential(), options.pipelineOptions) : new BlockBlobClient(`${url.origin}${url.pathname}`, options.credential, options.pipelineOptions);
+  const client = hasSas
+    ? new BlockBlobClient(storageUrl, blobPipeline(new AnonymousCredential(), options.client))
+    : new BlockBlobClient(`${url.origin}${url.pathname}`, blobPipeline(options.credential, options.client));
   return {
     client,
     auth: hasSas ? "sas" : "entra",

@@ -7,9 +7,8 @@
  * activation, default version, pool references, and retention.
  */
 import type { ApplicationPackage, BatchManagementClient, Pool } from "@azure/arm-batch";
-import { describeError, errorCode, errorStatus, InputError, TaskError } from "../../runtime/errors";
+import { describeError, errorCode, errorStatus, InputError, NotAuthorizedError, TaskError } from "../../runtime/errors";
 import { uploadWithMd5 } from "../../runtime/blob-upload";
-import { retryThrottled } from "../../runtime/retry";
 import type { PackageFile } from "./source";
 import { packageBlobMd5, type PackageBlob, type PackageBlobAuth } from "./package-blob";
 import { describeReference, MAX_POOL_PACKAGE_REFERENCES, planPoolReferences, type PackageReference, type PoolReferencePlan } from "./pools";
@@ -126,17 +125,13 @@ export function chooseVersion(request: Pick<PublishRequest, "versionStrategy" | 
   return request.version;
 }
 
-/** A management-plane call whose 403 names the action and the role to grant. */
+/** A management-plane call whose 403 names the action and the role to grant (the client's pipeline retries throttling and transient failures). */
 async function arm<T>(what: string, action: string, target: PublishTarget, call: () => Promise<T>): Promise<T> {
-  // The ARM client's own pipeline retries throttling (Retry-After) and transient failures.
   try {
     return await call();
   } catch (e) {
     if (errorStatus(e) === 403) {
-      throw new TaskError(
-        "AuthorizationFailed",
-        `The service connection may not ${what} in Batch account '${target.accountName}' (${describeError(e)}). Grant it the Contributor role on the Batch account, or a role with '${action}'.`,
-      );
+      throw new NotAuthorizedError({ operation: `${what} in Batch account '${target.accountName}'`, role: "Contributor", action, scope: "on the Batch account (or a custom role with that action)", cause: e });
     }
     throw e;
   }
@@ -150,6 +145,7 @@ function storageRoleError(blob: PackageBlob, e: unknown, doing: string, nothingC
       `The service connection's identity may not ${doing} the package blob in storage account '${blob.accountName}' (${code}). ` +
         `The Batch account reaches its auto-storage with its managed identity, so Batch hands out a storageUrl without a SAS and the task uploads with the connection's own identity: grant it 'Storage Blob Data Contributor' on storage account '${blob.accountName}' (or its container '${blob.containerName}'; role assignments can take a few minutes to apply).` +
         (nothingChanged ? " Nothing was changed." : ""),
+      { cause: e },
     );
   }
   return new TaskError(
@@ -157,6 +153,7 @@ function storageRoleError(blob: PackageBlob, e: unknown, doing: string, nothingC
     `Storage account '${blob.accountName}' refused the SAS of the version's storageUrl (${code}) when the task tried to ${doing} the package blob. ` +
       `Batch signs it with the auto-storage account's key: if the keys were rotated, synchronise them (az batch account autostorage-keys sync --name <batch account> --resource-group <group>) and run again.` +
       (nothingChanged ? " Nothing was changed." : ""),
+    { cause: e },
   );
 }
 
@@ -235,7 +232,7 @@ export async function publishPackage(target: PublishTarget, request: PublishRequ
     if (!url) return;
     const blob = deps.openBlob(url);
     try {
-      withMd5.set(v.version, await retryThrottled(() => packageBlobMd5(blob, signal), { signal }));
+      withMd5.set(v.version, await packageBlobMd5(blob, signal));
     } catch (e) {
       if (errorStatus(e) === 403) {
         if (blob.auth === "entra") throw storageRoleError(blob, e, "read", true);
@@ -309,14 +306,14 @@ export async function publishPackage(target: PublishTarget, request: PublishRequ
         log.info(decision.action === "create" ? `Created version ${version} (pending until its package is uploaded and activated).` : `Version ${version} is being replaced.`);
       }
     } catch (e) {
-      if (e instanceof TaskError && e.code === "AuthorizationFailed" && (await rollBack())) throw new TaskError(e.code, `${e.message} Nothing was changed.`);
+      if (e instanceof TaskError && e.code === "AuthorizationFailed" && (await rollBack())) throw new TaskError(e.code, `${e.message} Nothing was changed.`, { cause: e });
       throw e;
     }
     if (!pkg.storageUrl) throw new TaskError("NoStorageUrl", `Batch gave no storageUrl for version ${version} of application '${appName}'; run the task again.`);
     const blob = deps.openBlob(pkg.storageUrl);
 
     if (decision.action === "resume") {
-      const md5 = await retryThrottled(() => packageBlobMd5(blob, signal), { signal }).catch(() => undefined);
+      const md5 = await packageBlobMd5(blob, signal).catch(() => undefined);
       alreadyUploaded = md5 === pkgFile.md5;
       if (alreadyUploaded) log.info(`The pending version's blob holds this package already (MD5 ${md5}): it is activated without uploading again.`);
     }
@@ -335,8 +332,9 @@ export async function publishPackage(target: PublishTarget, request: PublishRequ
         }
         if (signal.aborted) throw e;
         throw new TaskError(
-          "UploadFailed",
+          "PackageUploadFailed",
           `Uploading the package of version ${version} to ${blob.displayUrl} failed: ${describeError(e)}. The version stays pending (unused by any pool); run the task again to complete it.`,
+          { cause: e },
         );
       }
       deps.onUploadDone?.();
@@ -346,7 +344,7 @@ export async function publishPackage(target: PublishTarget, request: PublishRequ
     try {
       await arm("activate application versions", `${BATCH}/applications/versions/activate/action`, target, () => client.applicationPackageOperations.activate(rg, acct, appName, version, { format: "zip" }, options));
     } catch (e) {
-      if (e instanceof TaskError && e.code === "AuthorizationFailed" && decision.action === "create" && (await rollBack())) throw new TaskError(e.code, `${e.message} Nothing was changed.`);
+      if (e instanceof TaskError && e.code === "AuthorizationFailed" && decision.action === "create" && (await rollBack())) throw new TaskError(e.code, `${e.message} Nothing was changed.`, { cause: e });
       throw e;
     }
     log.info(`Activated version ${version} (format zip).`);
@@ -451,7 +449,9 @@ async function updatePoolReferences(target: PublishTarget, planned: PoolReferenc
         deps.log.debug(`Pool '${plan.poolId}' changed while its references were being set; reading it again.`);
         continue;
       }
-      if (e instanceof TaskError) throw new TaskError(e.code, `${e.message} Version ${version} is published${e.code === "AuthorizationFailed" ? "; once the role is granted, running the task again sets the pool references (the package is not published twice)" : ""}.`);
+      if (e instanceof TaskError) {
+        throw new TaskError(e.code, `${e.message} Version ${version} is published${e.code === "AuthorizationFailed" ? "; once the role is granted, running the task again sets the pool references (the package is not published twice)" : ""}.`, { cause: e });
+      }
       throw e;
     }
   }

@@ -441,7 +441,7 @@ describe("BatchAppPackage@1", function () {
       addPool(keysAccount, pool);
       azure.state.arm.denyRules.push({ principalId: azure.info.servicePrincipalObjectId, action: "Microsoft.Batch/batchAccounts/pools/write" });
       const r = await run({ applicationName: app, sourceFolder: source, version: "1.0", poolIds: pool });
-      failed(r, /may not update pools in Batch account/, /'Microsoft\.Batch\/batchAccounts\/pools\/write'/, /Version 1\.0 is published; once the role is granted, running the task again sets the pool references/);
+      failed(r, /may not update pools in Batch account/, /it includes Microsoft\.Batch\/batchAccounts\/pools\/write/, /Version 1\.0 is published; once the role is granted, running the task again sets the pool references/);
       assert.equal((await arm.applicationPackageOperations.get(rg, keysAccount, app, "1.0")).state, "Active");
       azure.state.arm.denyRules.length = 0;
       const again = await run({ applicationName: app, sourceFolder: source, version: "1.0", poolIds: pool });
@@ -562,7 +562,7 @@ describe("BatchAppPackage@1", function () {
       const { app, source } = scenario();
       azure.state.arm.denyRules.push({ principalId: azure.info.servicePrincipalObjectId, action: "Microsoft.Batch/batchAccounts/applications/write" });
       const r = await run({ applicationName: app, sourceFolder: source, version: "1" });
-      failed(r, /may not create applications in Batch account/, /AuthorizationFailed/, /Contributor role on the Batch account, or a role with 'Microsoft\.Batch\/batchAccounts\/applications\/write'/, /Nothing was changed/);
+      failed(r, /may not create applications in Batch account/, /AuthorizationFailed/, /Grant it the 'Contributor' role \(it includes Microsoft\.Batch\/batchAccounts\/applications\/write\) on the Batch account/, /Nothing was changed/);
       azure.state.arm.denyRules.length = 0;
       assert.equal(await applicationExists(keysAccount, app), false);
     });
