@@ -26,7 +26,7 @@ import manifest from "./task.json";
 void runTask(async ({ agent, signal }) => {
   const reader = new InputReader(agent, manifest);
   const connectionId = reader.string("azureSubscription");
-  const resourceGroupName = reader.string("resourceGroupName");
+  const resourceGroupName = reader.optionalString("resourceGroupName");
   const accountName = reader.string("batchAccountName");
   const { poolIds, options } = parsePoolCycleInputs({
     poolIds: reader.optionalString("poolIds"),
@@ -51,14 +51,13 @@ void runTask(async ({ agent, signal }) => {
   const explainSignIn = async (e: unknown): Promise<never> => {
     throw await explainSignInError(e, session.connection);
   };
-  // A resource id is taken as it is; a name is looked up in the resource group.
-  const accountId = accountName.startsWith("/")
-    ? accountName
-    : `/subscriptions/${session.connection.subscriptionId}/resourceGroups/${resourceGroupName}/providers/Microsoft.Batch/batchAccounts/${accountName}`;
+  // A resource id is taken as it is; a name is looked up in the resource group, or in the whole subscription without one.
+  const inGroup = resourceGroupName !== undefined && !accountName.startsWith("/");
+  const accountId = inGroup ? `/subscriptions/${session.connection.subscriptionId}/resourceGroups/${resourceGroupName}/providers/Microsoft.Batch/batchAccounts/${accountName}` : accountName;
   const account = await resolveBatchAccount(session, accountId)
     .catch(async (e: unknown) => {
       // Looked up by name in the resource group: say so, with the accounts that are there.
-      if (!(e instanceof NotFoundError) || accountName.startsWith("/")) throw e;
+      if (!(e instanceof NotFoundError) || !inGroup) throw e;
       const visible = await batchAccountNames(session, resourceGroupName).catch(() => undefined);
       throw new NotFoundError({ kind: "Batch account", name: accountName, where: `resource group '${resourceGroupName}'`, ...(visible ? { visible } : {}), cause: e.cause });
     })

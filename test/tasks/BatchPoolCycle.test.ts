@@ -325,7 +325,8 @@ describe("BatchPoolCycle@1", function () {
     setDefaultVersion("2.0");
     const pool = await makePool({ nodes: 0 });
     const since = azure.log.entries.length;
-    const r = await run({ poolIds: pool.id });
+    // The account by name in the whole subscription (no resource group).
+    const r = await run({ poolIds: pool.id, resourceGroupName: "" });
     assert.equal(r.result, "Succeeded", explain(r));
     assert.equal(r.message, `Pool '${pool.id}' has no nodes; nodes get the pool's application packages (CycleApp 2.0) when they join.`);
     assert.deepEqual(outputs(r), { cycled: "0", healthy: "0", skipped: "0" });
@@ -452,7 +453,9 @@ describe("BatchPoolCycle@1", function () {
     const second = await makePool({ nodes: 3 });
     setDefaultVersion("2.0");
     const since = azure.log.entries.length;
-    const r = await run({ poolIds: `${first.id}\n${second.id}`, maxUnavailable: "50%" });
+    // The account as the classic designer's picker fills it in: its resource id, no resource group.
+    const accountId = `/subscriptions/${azure.info.subscriptionId}/resourceGroups/${azure.info.resourceGroup}/providers/Microsoft.Batch/batchAccounts/${azure.info.batch.accountName}`;
+    const r = await run({ poolIds: `${first.id}\n${second.id}`, maxUnavailable: "50%", batchAccountName: accountId, resourceGroupName: "" });
     assert.equal(r.result, "Succeeded", explain(r));
     assert.deepEqual(outputs(r), { cycled: "5", healthy: "5", skipped: "0" });
     const reboots = posts(batchRequests(since), "reboot");
@@ -500,6 +503,7 @@ describe("BatchPoolCycle@1", function () {
       ["a batch timeout that is not a number", { batchTimeoutMinutes: "soon" }, () => /^Input 'batchTimeoutMinutes': 'soon' is not a positive number of minutes\./],
       ["an unknown method", { method: "restart" }, () => /^Input 'method': 'restart' is not one of 'reboot', 'replace', 'surge', 'reimage'\.$/],
       ["an unknown Batch account", { batchAccountName: "nosuchbatch" }, () => /^Input 'batchAccountName' \(Batch account\): no Batch account named 'nosuchbatch' in resource group 'rg-batch-release' \(.*\)\. The service connection can see: releasebatch\.$/],
+      ["an unknown Batch account in the subscription (no resource group)", { batchAccountName: "nosuchbatch", resourceGroupName: "" }, () => /^Input 'batchAccountName' \(Batch account\): no Batch account named 'nosuchbatch' in subscription 'Local Azure'\. The service connection can see: releasebatch\.$/],
     ];
     for (const [what, inputs, expected] of cases) {
       it(`refuses ${what}`, async () => {
