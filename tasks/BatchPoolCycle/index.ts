@@ -3,7 +3,7 @@
  * account and checks every pool before anything changes, then cycles the
  * pools one after another and reports each (log, summary tab, outputs).
  */
-import { InputReader } from "../../runtime/inputs";
+import { InputReader, rethrowForInput } from "../../runtime/inputs";
 import { runTask } from "../../runtime/run";
 import { taskLibAgent, type Agent } from "../../runtime/agent";
 import { signIn } from "../../runtime/session";
@@ -11,7 +11,6 @@ import { explainSignInError } from "../../runtime/sign-in-errors";
 import { resolveBatchAccount } from "../../runtime/batch";
 import { openBatchData } from "../../runtime/batch-data-azure";
 import { CancelledError, NotAuthorizedError, NotFoundError } from "../../runtime/errors";
-import { rethrowForInput } from "../../runtime/inputs";
 import type { RetryInfo } from "../../runtime/retry";
 import { sleep } from "../../runtime/poll";
 import { formatDuration } from "../../runtime/progress";
