@@ -73,6 +73,11 @@ describe("BatchPoolCycle adapter on the local Batch", function () {
     await azure.batch.waitFor(() => pool.nodes.size === 2 && [...pool.nodes.values()].every((n) => n.state === "idle"));
   });
   afterEach(resetLocalAzure);
+  after(() => {
+    const account = azure.batch.account(azure.info.batch.accountName);
+    const pool = account.pools.get(poolId);
+    if (pool) azure.batch.deletePool(account, pool);
+  });
 
   it("maps the pool and its nodes as the roll reads them", async () => {
     const ops = poolCycleBatch(batch);

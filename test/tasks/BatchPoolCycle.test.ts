@@ -64,7 +64,14 @@ describe("BatchPoolCycle@1", function () {
     azure.batch.clock.msPerSimulatedSecond = saved.ms;
     azure.log.capture = saved.capture;
   });
-  afterEach(resetLocalAzure);
+  /** Pools a test made, deleted after it (the local Azure is shared by the whole run); a suite's own pools are kept until its end. */
+  const made: PoolRecord[] = [];
+  const kept = new Set<PoolRecord>();
+  afterEach(async () => {
+    await resetLocalAzure();
+    for (const pool of made.splice(0)) if (kept.has(pool)) made.push(pool);
+    else if (account.pools.has(pool.id)) azure.batch.deletePool(account, pool);
+  });
 
   let counter = 0;
   const uid = (name: string) => `${name}-${++counter}-${crypto.randomBytes(2).toString("hex")}`;
@@ -97,6 +104,7 @@ describe("BatchPoolCycle@1", function () {
       ...(setup.autoScaleFormula ? { enableAutoScale: true, autoScaleFormula: setup.autoScaleFormula, autoScaleEvaluationInterval: "PT5M" } : { targetDedicatedNodes: 0 }),
     });
     if (!setup.autoScaleFormula) azure.batch.resize(account, pool, { targetDedicatedNodes: setup.nodes });
+    made.push(pool);
     await azure.batch.waitFor(() => pool.allocationState === "steady" && pool.nodes.size === setup.nodes && [...pool.nodes.values()].every((n) => n.state === "idle"), {
       what: `${setup.nodes} idle nodes in ${id}`,
     });
@@ -186,25 +194,38 @@ describe("BatchPoolCycle@1", function () {
       job = azure.batch.addJob(account, { id: uid("cycle-job"), poolInfo: { poolId: "none-yet" } });
     });
 
-    /** A one-node pool running a task that takes 40 simulated seconds (about 0.8 s). */
-    async function busyPool(): Promise<{ pool: PoolRecord; node: NodeRecord; task: TaskRecord }> {
+    /**
+     * A one-node pool running a real task that ends only when the test lets it
+     * (a file in the node's shared folder), so it is surely running while the
+     * roll-out reaches the node.
+     */
+    async function busyPool(): Promise<{ pool: PoolRecord; node: NodeRecord; task: TaskRecord; finish(): void }> {
       setDefaultVersion("1.0");
       const pool = await makePool({ nodes: 1 });
       job.poolInfo = { poolId: pool.id };
-      const task = azure.batch.addTask(account, job, { id: uid("work"), commandLine: "/bin/sh -c 'python3 app.py'" }, { durationSeconds: 40 });
+      const id = uid("work");
+      const task = azure.batch.addTask(account, job, { id, commandLine: `/bin/sh -c 'while [ ! -e "$AZ_BATCH_NODE_SHARED_DIR/${id}.done" ]; do sleep 0.05; done'` });
       // The data plane's Task_Add schedules at once; added here directly, the task is scheduled by hand.
       azure.batch.schedule(account);
-      const node = [...pool.nodes.values()][0];
+      const node = [...pool.nodes.values()][0]!;
       await azure.batch.waitFor(() => task.state === "running" && node.state === "running", { what: "the task running" });
       setDefaultVersion("2.0");
-      return { pool, node, task };
+      return { pool, node, task, finish: () => fs.writeFileSync(path.join(node.sim.rootDir!, "shared", `${id}.done`), "") };
     }
 
     for (const option of ["taskcompletion", "retaineddata"] as const) {
       it(`${option}: the running task finishes first, then the node reboots`, async () => {
-        const { pool, node, task } = await busyPool();
+        const { pool, node, task, finish } = await busyPool();
         const since = azure.log.entries.length;
-        const r = await run({ poolIds: pool.id, whenTasksRunning: option });
+        const running = run({ poolIds: pool.id, whenTasksRunning: option });
+        // Drained, asked to reboot, and still running its task: nothing is cut short.
+        await azure.batch.waitFor(() => posts(batchRequests(since, pool), "reboot").length === 1, { what: "the reboot request" });
+        await new Promise((r) => setTimeout(r, 300));
+        assert.equal(node.state, "running");
+        assert.equal(node.schedulingState, "disabled");
+        assert.equal(task.state, "running");
+        finish();
+        const r = await running;
         assert.equal(r.result, "Succeeded", explain(r));
         assert.equal(task.state, "completed");
         assert.equal(task.executionInfo.result, "success");
@@ -212,19 +233,22 @@ describe("BatchPoolCycle@1", function () {
         assert.ok(Date.parse(node.lastBootTime!) >= Date.parse(String(task.executionInfo.endTime)), "rebooted after the task ended");
         assert.equal(versionsOn(node), "1.0+2.0");
         const requests = batchRequests(since, pool);
-        assert.equal((posts(requests, "reboot")[0].exchange?.requestBody as { nodeRebootOption?: string }).nodeRebootOption, option);
+        assert.equal((posts(requests, "reboot")[0]!.exchange?.requestBody as { nodeRebootOption?: string }).nodeRebootOption, option);
         // Disable scheduling has no retaineddata: the drain waits for the task (taskcompletion).
-        assert.equal((posts(requests, "disablescheduling")[0].exchange?.requestBody as { nodeDisableSchedulingOption?: string }).nodeDisableSchedulingOption, "taskcompletion");
+        assert.equal((posts(requests, "disablescheduling")[0]!.exchange?.requestBody as { nodeDisableSchedulingOption?: string }).nodeDisableSchedulingOption, "taskcompletion");
         assert.equal(node.schedulingState, "enabled");
       });
     }
 
     it("requeue: the running task is stopped, requeued and runs again after the reboot", async () => {
-      const { pool, node, task } = await busyPool();
+      const { pool, node, task, finish } = await busyPool();
       const r = await run({ poolIds: pool.id, whenTasksRunning: "requeue" });
       assert.equal(r.result, "Succeeded", explain(r));
       assert.equal(task.executionInfo.requeueCount, 1);
       assert.equal(versionsOn(node), "1.0+2.0");
+      // It runs again on the rebooted node, and completes when let.
+      await azure.batch.waitFor(() => task.state === "running", { what: "the requeued task to run again" });
+      finish();
       await azure.batch.waitFor(() => task.state === "completed", { what: "the requeued task to complete" });
       assert.equal(task.executionInfo.result, "success");
     });
@@ -491,10 +515,27 @@ describe("BatchPoolCycle@1", function () {
     let pool: PoolRecord;
     before(async () => {
       pool = await makePool({ nodes: 1, packages: false });
+      kept.add(pool);
+    });
+    after(() => {
+      kept.delete(pool);
+      azure.batch.deletePool(account, pool);
+    });
+
+    it("refuses an unknown pool, listing the account's pools", async () => {
+      const since = azure.log.entries.length;
+      const r = await run({ poolIds: `${pool.id}\nno-such-pool` });
+      assert.equal(r.result, "Failed", explain(r));
+      const m = /^Input 'poolIds' \(Pools\): no pool named 'no-such-pool' in Batch account 'releasebatch'\. The service connection can see: (.*?)(?:, and (\d+) more)?\.$/.exec(r.message ?? "");
+      assert.ok(m, r.message);
+      const shown = m[1]!.split(", ");
+      assert.equal(shown.length + Number(m[2] ?? 0), account.pools.size, "every pool of the account, the first 20 by name");
+      assert.ok(shown.every((id) => account.pools.has(id)), shown.join(", "));
+      // The first pool was checked, and nothing changed in it: every pool is checked before the first is cycled.
+      assert.deepEqual(azure.log.entries.slice(since).filter((e) => e.method !== "GET" && e.service !== "entra"), []);
     });
 
     const cases: [string, TaskRunOptions["inputs"], (pool: PoolRecord) => RegExp][] = [
-      ["an unknown pool", { poolIds: "no-such-pool" }, (p) => new RegExp(`^Input 'poolIds' \\(Pools\\): no pool named 'no-such-pool' in Batch account 'releasebatch'\\. The service connection can see: .*\\b${p.id}\\b`)],
       ["maxUnavailable 0", { maxUnavailable: "0" }, () => /^Input 'maxUnavailable': 0 is not allowed: at least 1 node is needed\. Use a whole number of nodes of at least 1 \(for example 5\) or a percentage of the pool's nodes above 0 and at most 100 \(for example 25%\)\.$/],
       ["a negative maxUnavailable", { maxUnavailable: "-3" }, () => /^Input 'maxUnavailable': -3 is not allowed: at least 1 node is needed\./],
       ["maxUnavailable that is not a number", { maxUnavailable: "a few" }, () => /^Input 'maxUnavailable': 'a few' is not a number or a percentage\./],
