@@ -18,6 +18,23 @@ import { poolFactsFromArm, type PoolReader } from "./preflight";
 /** Pages of tasks read per listing (1,000 tasks each). */
 const MAX_TASK_PAGES = 5;
 
+/**
+ * @azure/batch puts Batch's error message object (`{ lang, value }`) in the
+ * error's `message`; made text here, so the error reads like any other.
+ */
+async function batchCall<T>(call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (error) {
+    const e = error as { message?: unknown };
+    if (e && typeof e.message === "object" && e.message !== null) {
+      const value = (e.message as { value?: unknown }).value;
+      e.message = typeof value === "string" ? value : JSON.stringify(e.message);
+    }
+    throw error;
+  }
+}
+
 export class BatchAccounts {
   private listing?: Promise<ResolvedBatchAccount[]>;
 
@@ -90,7 +107,7 @@ export function batchTaskFiles(session: AzureSession, routes: readonly BatchJobR
       const tasks: BatchTaskSummary[] = [];
       let page: BatchServiceModels.TaskListResponse;
       try {
-        page = await client.task.list(jobId, { taskListOptions: { filter: `creationTime ge datetime'${since}'`, select: "id,commandLine,creationTime,state" } });
+        page = await batchCall(() => client.task.list(jobId, { taskListOptions: { filter: `creationTime ge datetime'${since}'`, select: "id,commandLine,creationTime,state" } }));
       } catch (error) {
         // ADF makes the job with the pool's first Custom activity run.
         if (errorStatus(error) === 404 && errorCode(error) === "JobNotFound") return [];
@@ -99,14 +116,15 @@ export function batchTaskFiles(session: AzureSession, routes: readonly BatchJobR
       for (let pages = 1; ; pages++) {
         for (const t of page) tasks.push({ id: t.id, commandLine: t.commandLine, creationTime: t.creationTime, state: t.state });
         if (!page.odatanextLink || pages >= MAX_TASK_PAGES) break;
-        page = await client.task.listNext(page.odatanextLink);
+        const next = page.odatanextLink;
+        page = await batchCall(() => client.task.listNext(next));
       }
       return tasks;
     },
     async fileLength(jobId: string, taskId: string, file: TaskFileName): Promise<number | undefined> {
       const client = await clientFor(jobId);
       try {
-        return (await client.file.getPropertiesFromTask(jobId, taskId, file)).contentLength;
+        return (await batchCall(() => client.file.getPropertiesFromTask(jobId, taskId, file))).contentLength;
       } catch (error) {
         // Not there yet: the task has not started on a node (409), or has not written the file (404).
         if (errorStatus(error) === 404 || errorStatus(error) === 409) return undefined;
@@ -115,7 +133,7 @@ export function batchTaskFiles(session: AzureSession, routes: readonly BatchJobR
     },
     async readRange(jobId: string, taskId: string, file: TaskFileName, start: number, endInclusive: number): Promise<Buffer> {
       const client = await clientFor(jobId);
-      const response = await client.file.getFromTask(jobId, taskId, file, { fileGetFromTaskOptions: { ocpRange: `bytes=${start}-${endInclusive}` } });
+      const response = await batchCall(() => client.file.getFromTask(jobId, taskId, file, { fileGetFromTaskOptions: { ocpRange: `bytes=${start}-${endInclusive}` } }));
       const chunks: Buffer[] = [];
       for await (const chunk of response.readableStreamBody ?? []) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as string));
       return Buffer.concat(chunks);

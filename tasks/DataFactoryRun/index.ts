@@ -15,6 +15,9 @@ import { factoryResourceId, studioRunUrl } from "./report";
 import { runPipeline } from "./run";
 import manifest from "./task.json";
 
+/** The inline parameters may hold SecureString values: task-lib must not debug-print them before they are masked. */
+const QUIET_INPUTS = ["parameters"];
+
 void runTask(async ({ agent, signal }) => {
   const reader = new InputReader(agent, manifest);
   const inputs = readDataFactoryRunInputs(reader, { defaultWorkingDirectory: agent.getVariable("System.DefaultWorkingDirectory") });
@@ -52,4 +55,4 @@ void runTask(async ({ agent, signal }) => {
   } catch (error) {
     throw await explainSignInError(error, session.connection);
   }
-}, taskLibAgent());
+}, taskLibAgent({ quietInputs: QUIET_INPUTS }));

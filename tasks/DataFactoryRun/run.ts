@@ -44,13 +44,15 @@ export interface RunServices {
   readBlobTail: BlobTailReader;
 }
 
-export type RunAgent = Pick<Agent, "info" | "warning" | "debug" | "setOutput" | "setSecret" | "uploadSummary" | "getVariable">;
+export type RunAgent = Pick<Agent, "info" | "warning" | "error" | "debug" | "setOutput" | "setSecret" | "uploadSummary" | "getVariable">;
 
 export interface RunContext {
   agent: RunAgent;
   /** SIGINT/SIGTERM: the run is cancelled (cancelOnTimeout) and the task stops. */
   signal: AbortSignal;
 }
+
+const FINAL_STATUSES = new Set(["Succeeded", "Failed", "Cancelled"]);
 
 /** The most of a log tail shown in the report. */
 const TAIL_LINES = 30;
@@ -194,12 +196,13 @@ export async function runPipeline(inputs: DataFactoryRunInputs, services: RunSer
     for (const finding of result.findings) {
       if (finding.severity === "info") agent.info(formatFinding(finding));
       else if (finding.severity === "warning") agent.warning(formatFinding(finding));
+      else agent.error(formatFinding(finding));
     }
     const warnings = result.findings.filter((f) => f.severity === "warning").length;
     if (result.blocking.length) {
       throw new TaskError(
         "PreflightFailed",
-        `Pre-flight found ${result.blocking.length} problem(s) in pipeline '${pipeline.name}' (strictPreflight is true), so no run was started: ${result.blocking.map(formatFinding).join(" ")}`,
+        `Pre-flight found ${result.blocking.length} problem(s) in the Custom activities of pipeline '${pipeline.name}', listed above, and strictPreflight is true, so no run was started. Fix them, or set strictPreflight to false to run anyway.`,
       );
     }
     agent.info(`Pre-flight: ${result.customActivities.length} Custom activit${result.customActivities.length === 1 ? "y" : "ies"} checked (${result.customActivities.join(", ")}), ${warnings} warning(s).`);
@@ -298,11 +301,12 @@ export async function runPipeline(inputs: DataFactoryRunInputs, services: RunSer
           activities = await collectActivityRuns(page);
           lastRun = run;
           const step = f.observe(run, activities, Date.now());
-          // Starts first, then the live log's new lines, then what ended.
-          const later = (e: FollowEvent) => e.kind === "activityEnded" || (e.kind === "runStatus" && ["Succeeded", "Failed", "Cancelled"].includes(e.status));
-          print(step.events.filter((e) => !later(e)));
+          // The live log's new lines go before the line of the first Custom activity that ended (its output comes first), else after the events.
+          const cut = step.events.findIndex((e) => (e.kind === "activityEnded" && e.type === "Custom") || (e.kind === "runStatus" && FINAL_STATUSES.has(e.status)));
+          const at = cut < 0 ? step.events.length : cut;
+          print(step.events.slice(0, at));
           if (live && !interrupted) nextLogPoll = Date.now() + (await live.logs.step(activities)).nextDelayMs;
-          print(step.events.filter(later));
+          print(step.events.slice(at));
           decision = step.decision;
         } catch (error) {
           if (signal.aborted && !interrupted) continue; // the poll was cut short by the signal: handled above
