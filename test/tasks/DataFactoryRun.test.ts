@@ -244,12 +244,19 @@ describe("DataFactoryRun@1", function () {
     assert.ok(!r.commands.some((c) => c.props.variable === "Injected"), "no variable was set by the application");
     assert.deepEqual(r.lines.filter((l) => l.startsWith("[Tail stderr] ")), ["[Tail stderr] ticks done"]);
     // Printed while the activity ran (the local Azure had it InProgress), not at the end.
-    assert.ok(whileInProgress.length >= 4, `lines printed while the activity was in progress: ${whileInProgress.join(" | ")}`);
+    assert.ok(whileInProgress.length >= 3, `lines printed while the activity was in progress: ${whileInProgress.join(" | ")}`);
     assert.deepEqual(whileInProgress, ticks.slice(0, whileInProgress.length));
     // The live log read stdout.txt in parts as it grew, through the Batch task's files.
     const task = [...azure.batch.account().jobs.get(`adfv2-${POOL}`)!.tasks.values()].find((t) => t.commandLine.includes(runId!))!;
     const reads = azure.log.find({ service: "batch", method: "GET", path: new RegExp(`/jobs/adfv2-${POOL}/tasks/${task.id}/files/stdout\\.txt$`) });
     assert.ok(reads.length >= 3, `stdout.txt was read in parts (${reads.length} reads)`);
+    // The run was checked with back-off: 2 s at first and after a change, growing while nothing changed, up to pollIntervalSeconds (5 s).
+    const polls = azure.log.find({ service: "arm", method: "GET", path: new RegExp(`/pipelineruns/${runId}$`) }).map((e) => Date.parse(e.time));
+    const gaps = polls.slice(1).map((t, i) => (t - polls[i]) / 1000);
+    assert.ok(gaps.length >= 3, `polls: ${gaps.join(", ")} s apart`);
+    assert.ok(gaps.every((g) => g >= 1.9), `never faster than the first wait: ${gaps.join(", ")}`);
+    assert.ok(Math.max(...gaps) >= 2.9, `the wait grew while nothing changed: ${gaps.join(", ")}`);
+    assert.ok(gaps.every((g) => g <= 5 + 4), `and stayed near the 5 s cap (generous slack for a busy machine): ${gaps.join(", ")}`);
     // Streamed lines are not printed again from the blobs at the end.
     assert.ok(!r.lines.some((l) => l === "    tick 1"), explain(r));
   });
@@ -338,6 +345,7 @@ describe("DataFactoryRun@1", function () {
       [{ pipelineName: "dfrun-ok", parameters: "count: 1", timeoutMinutes: "0" }, "Input 'timeoutMinutes' (Timeout (minutes)): 0 is not positive: the run needs some time. Use a positive number of minutes, for example 60 or 0.5."],
       [{ pipelineName: "dfrun-ok", parameters: "count: 1", timeoutMinutes: "-5" }, /^Input 'timeoutMinutes' \(Timeout \(minutes\)\): -5 is not positive/],
       [{ factoryName: "release-adff", pipelineName: "dfrun-ok" }, /^Input 'factoryName': data factory 'release-adff' does not exist in resource group 'rg-batch-release'\. Did you mean 'release-adf'\? Resource group 'rg-batch-release' has (one data factory|\d+ data factories): .*'release-adf'/],
+      [{ resourceGroupName: "rg-nope", pipelineName: "dfrun-ok" }, /^Input 'resourceGroupName': resource group 'rg-nope' does not exist in subscription 'Local Azure' \(or the service connection cannot see it\)\.$/],
       [{ pipelineName: "dfrun-okk" }, /^Input 'pipelineName': pipeline 'dfrun-okk' does not exist in factory 'release-adf'\. Did you mean 'dfrun-ok'\? Factory 'release-adf' has \d+ pipelines: .*'dfrun-ok'/],
     ];
     for (const [inputs, expected] of cases) {
@@ -364,13 +372,16 @@ describe("DataFactoryRun@1", function () {
     assert.ok(withToken.length >= 2, `pages after the first were asked for (${withToken.length} of ${queries.length} queries)`);
   });
 
-  it("rides out throttling (429 with Retry-After) while the run is going", async () => {
+  it("rides out throttling (429 with Retry-After) and transient errors while the run is going", async () => {
     const runsPath = /\/providers\/Microsoft\.DataFactory\/factories\/[^/]+\/pipelineruns\/[^/]+$/;
+    // More than the SDK's own retries (3), so the task's wait sees them too.
     azure.faults.add({ service: "arm", kind: "429", method: "GET", path: runsPath, count: 6, retryAfterSeconds: 1 });
+    azure.faults.add({ service: "arm", kind: "500", method: "POST", path: /\/queryActivityruns$/, count: 4 });
     const r = await run({ pipelineName: "dfrun-ok", parameters: "count: 2" });
     assert.equal(r.result, "Succeeded", explain(r));
-    assert.deepEqual(azure.faults.counts(), [6], "every injected 429 was met");
+    assert.deepEqual(azure.faults.counts(), [6, 4], "every injected fault was met");
     assert.ok(r.lines.some((l) => /^Data Factory is throttling the status checks \(TooManyRequests \(HTTP 429\): .*\); checking again in \d+ s\.$/.test(l)), explain(r));
+    assert.ok(r.lines.some((l) => /^Could not read the run \(InternalError \(HTTP 500\): .*\); checking again in \d+ s\.$/.test(l)), explain(r));
     assert.equal(r.outputs.PipelineRunStatus.value, "Succeeded");
   });
 
