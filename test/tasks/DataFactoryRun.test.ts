@@ -283,6 +283,22 @@ describe("DataFactoryRun@1", function () {
     assert.match(summaryOf(r), /^### Data Factory pipeline 'dfrun-sleep': Cancelled/);
   });
 
+  it("with cancelOnTimeout false leaves the run going on timeout, and says so", async () => {
+    const r = await run({ pipelineName: "dfrun-sleep", timeoutMinutes: "0.05", cancelOnTimeout: false, streamActivityLogs: false });
+    const runId = runIdOf(r)!;
+    try {
+      assert.equal(r.result, "Failed", explain(r));
+      assert.equal(r.message, `The run did not finish within 0.05 min; run ${runId} is left InProgress in Data Factory (cancelOnTimeout is false).`);
+      assert.equal(localRun(r)?.status, "InProgress");
+      assert.equal(azure.log.find({ service: "arm", method: "POST", path: /\/cancel$/ }).filter((e) => e.path.includes(runId)).length, 0, "no cancel was asked for");
+      assert.equal(r.outputs.PipelineRunStatus.value, "InProgress");
+      assert.ok(summaryOf(r).includes(`- ${r.message}`), "the summary says how the run was left");
+    } finally {
+      df().engine.cancel(runId, true);
+      await df().whenFinished(runId);
+    }
+  });
+
   it("cancels the run and its child runs when the job is cancelled (SIGTERM), and says so", async () => {
     const r = await run({ pipelineName: "dfrun-parent", pollIntervalSeconds: 5 }, { cancelWhen: (l) => l === "Activity 'CallSleep' (ExecutePipeline) started.", cancelSignal: "SIGTERM" });
     assert.equal(r.result, "Failed", explain(r));
