@@ -290,7 +290,7 @@ export async function runPipeline(inputs: DataFactoryRunInputs, services: RunSer
         decision = f.interrupted(Date.now());
       } else {
         if (live && !interrupted && Date.now() >= nextLogPoll && Date.now() < nextRunPoll) {
-          nextLogPoll = Date.now() + (await live.logs.step(activities)).nextDelayMs;
+          nextLogPoll = Date.now() + (await logStep(live.logs, activities));
           continue;
         }
         if (Date.now() < nextRunPoll) continue;
@@ -305,7 +305,7 @@ export async function runPipeline(inputs: DataFactoryRunInputs, services: RunSer
           const cut = step.events.findIndex((e) => (e.kind === "activityEnded" && e.type === "Custom") || (e.kind === "runStatus" && FINAL_STATUSES.has(e.status)));
           const at = cut < 0 ? step.events.length : cut;
           print(step.events.slice(0, at));
-          if (live && !interrupted) nextLogPoll = Date.now() + (await live.logs.step(activities)).nextDelayMs;
+          if (live && !interrupted) nextLogPoll = Date.now() + (await logStep(live.logs, activities));
           print(step.events.slice(at));
           decision = step.decision;
         } catch (error) {
@@ -341,6 +341,16 @@ export async function runPipeline(inputs: DataFactoryRunInputs, services: RunSer
         case "stop":
           return { run: lastRun, stopReason: decision.reason, stopMessage: decision.message };
       }
+    }
+  }
+
+  /** One round of the live log; the wait before the next. A failure here never stops the wait for the run. */
+  async function logStep(logs: LiveLogs, activities: readonly ActivityRun[]): Promise<number> {
+    try {
+      return (await logs.step(activities)).nextDelayMs;
+    } catch (error) {
+      agent.debug(`Live log: ${describeError(error)}`);
+      return 15_000;
     }
   }
 
