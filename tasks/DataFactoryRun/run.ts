@@ -46,10 +46,18 @@ export interface RunServices {
 
 export type RunAgent = Pick<Agent, "info" | "warning" | "error" | "debug" | "setOutput" | "setSecret" | "uploadSummary" | "getVariable">;
 
+/** Time for the wait: the real one, or a test's. */
+export interface WaitClock {
+  now(): number;
+  /** Resolves after `ms`, or as soon as `signal` aborts (never rejects). */
+  pause(ms: number, signal?: AbortSignal): Promise<void>;
+}
+
 export interface RunContext {
   agent: RunAgent;
   /** SIGINT/SIGTERM: the run is cancelled (cancelOnTimeout) and the task stops. */
   signal: AbortSignal;
+  clock?: WaitClock;
 }
 
 const FINAL_STATUSES = new Set(["Succeeded", "Failed", "Cancelled"]);
@@ -73,10 +81,13 @@ function pause(ms: number, signal?: AbortSignal): Promise<void> {
   });
 }
 
+const REAL_CLOCK: WaitClock = { now: () => Date.now(), pause };
+
 const showValue = (value: unknown) => (typeof value === "string" ? value : JSON.stringify(value));
 
 export async function runPipeline(inputs: DataFactoryRunInputs, services: RunServices, context: RunContext): Promise<string> {
   const { agent, signal } = context;
+  const clock = context.clock ?? REAL_CLOCK;
   const { factory, pipeline } = services;
 
   // 1. Parameters and recovery options, against the pipeline's definition.
@@ -114,7 +125,7 @@ export async function runPipeline(inputs: DataFactoryRunInputs, services: RunSer
 
   // 3. The run (not when the job was cancelled while the checks ran).
   if (signal.aborted) throw new CancelledError("The task was cancelled before the pipeline run was started; nothing was started.");
-  const startedAt = Date.now();
+  const startedAt = clock.now();
   const runId = await services.runs.createRun(options);
   const studioUrl = services.studioUrl(runId);
   agent.setOutput("PipelineRunId", runId);
@@ -167,8 +178,9 @@ export async function runPipeline(inputs: DataFactoryRunInputs, services: RunSer
 
   if (ended.outcome?.succeeded) return `Pipeline run ${runId} Succeeded${ended.outcome.durationMs !== undefined ? ` in ${formatDuration(ended.outcome.durationMs)}` : ""}.`;
   const message = ended.outcome ? failureLines.join(" ") : ended.stopMessage!;
-  if (ended.outcome?.interrupted || ended.stopReason === "signal") throw new CancelledError(message);
-  if (ended.stopReason === "timeout") throw new TimeoutError(message);
+  const why = ended.outcome ? (ended.outcome.interrupted ? "signal" : ended.outcome.timedOut ? "timeout" : undefined) : (ended.cancelledFor ?? ended.stopReason);
+  if (why === "signal") throw new CancelledError(message);
+  if (why === "timeout") throw new TimeoutError(message);
   throw new TaskError("PipelineRunFailed", message);
 
   // ---- steps ----
@@ -272,46 +284,49 @@ export async function runPipeline(inputs: DataFactoryRunInputs, services: RunSer
     run?: PipelineRun;
     stopReason?: "timeout" | "signal" | "pollFailures" | "cancelNotConfirmed";
     stopMessage?: string;
+    /** Why the run was being cancelled, when it was. */
+    cancelledFor?: "timeout" | "signal";
   }
 
   async function follow(f: RunFollower, runId: string, live: { logs: LiveLogs } | undefined): Promise<Ended> {
-    let nextRunPoll = Date.now();
+    let nextRunPoll = clock.now();
     let nextLogPoll = Number.POSITIVE_INFINITY;
     let interrupted = false;
     let activities: ActivityRun[] = [];
     let lastRun: PipelineRun | undefined;
+    let cancelledFor: Ended["cancelledFor"];
     const print = (events: FollowEvent[]) => events.forEach((e) => agent.info(formatEvent(e)));
 
     for (;;) {
-      await pause(Math.min(nextRunPoll, nextLogPoll) - Date.now(), interrupted ? undefined : signal);
+      await clock.pause(Math.min(nextRunPoll, nextLogPoll) - clock.now(), interrupted ? undefined : signal);
       let decision: FollowDecision | undefined;
       if (signal.aborted && !interrupted) {
         interrupted = true;
-        decision = f.interrupted(Date.now());
+        decision = f.interrupted(clock.now());
       } else {
-        if (live && !interrupted && Date.now() >= nextLogPoll && Date.now() < nextRunPoll) {
-          nextLogPoll = Date.now() + (await logStep(live.logs, activities));
+        if (live && !interrupted && clock.now() >= nextLogPoll && clock.now() < nextRunPoll) {
+          nextLogPoll = clock.now() + (await logStep(live.logs, activities));
           continue;
         }
-        if (Date.now() < nextRunPoll) continue;
+        if (clock.now() < nextRunPoll) continue;
         try {
           const pollSignal = interrupted ? undefined : signal;
           const run = await services.runs.getRun(runId, pollSignal);
-          const page = (token: string | undefined) => services.runs.queryActivityRuns(runId, { ...activityRunsWindow(run, Date.now()), continuationToken: token }, pollSignal);
+          const page = (token: string | undefined) => services.runs.queryActivityRuns(runId, { ...activityRunsWindow(run, clock.now()), continuationToken: token }, pollSignal);
           activities = await collectActivityRuns(page);
           lastRun = run;
-          const step = f.observe(run, activities, Date.now());
+          const step = f.observe(run, activities, clock.now());
           // The live log's new lines go before the line of the first Custom activity that ended (its output comes first), else after the events.
           const cut = step.events.findIndex((e) => (e.kind === "activityEnded" && e.type === "Custom") || (e.kind === "runStatus" && FINAL_STATUSES.has(e.status)));
           const at = cut < 0 ? step.events.length : cut;
           print(step.events.slice(0, at));
-          if (live && !interrupted) nextLogPoll = Date.now() + (await logStep(live.logs, activities));
+          if (live && !interrupted) nextLogPoll = clock.now() + (await logStep(live.logs, activities));
           print(step.events.slice(at));
           decision = step.decision;
         } catch (error) {
           if (signal.aborted && !interrupted) continue; // the poll was cut short by the signal: handled above
           const throttled = isThrottled(error);
-          decision = f.pollFailed(Date.now(), { throttled, retryAfterMs: retryAfterMs(error), description: describeError(error) });
+          decision = f.pollFailed(clock.now(), { throttled, retryAfterMs: retryAfterMs(error), description: describeError(error) });
           if (decision.kind === "wait") {
             agent.info(
               throttled
@@ -323,23 +338,24 @@ export async function runPipeline(inputs: DataFactoryRunInputs, services: RunSer
       }
       switch (decision.kind) {
         case "wait":
-          nextRunPoll = Date.now() + decision.delayMs;
+          nextRunPoll = clock.now() + decision.delayMs;
           break;
         case "cancel":
+          cancelledFor = decision.reason;
           agent.warning(decision.message);
           try {
             await retryThrottled(() => services.runs.cancelRun(runId, decision.recursive), { maxAttempts: 4 });
             agent.info(`Data Factory accepted the cancel request for run ${runId}${decision.recursive ? " (recursive)" : ""}; waiting for it to end Cancelled.`);
           } catch (error) {
-            return { run: lastRun, stopReason: decision.reason, stopMessage: `${decision.message.replace(/\.$/, "")}, but the cancel request failed (${describeError(error)}); the run may still be going in Data Factory.` };
+            return { run: lastRun, stopReason: decision.reason, cancelledFor, stopMessage: `${decision.message.replace(/\.$/, "")}, but the cancel request failed (${describeError(error)}); the run may still be going in Data Factory.` };
           }
-          nextRunPoll = Date.now() + decision.delayMs;
+          nextRunPoll = clock.now() + decision.delayMs;
           nextLogPoll = Number.POSITIVE_INFINITY;
           break;
         case "done":
           return { outcome: decision.outcome, run: lastRun };
         case "stop":
-          return { run: lastRun, stopReason: decision.reason, stopMessage: decision.message };
+          return { run: lastRun, stopReason: decision.reason, cancelledFor, stopMessage: decision.message };
       }
     }
   }
