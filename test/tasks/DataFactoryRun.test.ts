@@ -1,9 +1,9 @@
 /**
  * DataFactoryRun@1, run as the agent runs it (the bundled task in a child
  * process) against the local Azure: the local Data Factory runs the pipelines,
- * and their Custom activities run as real /bin/sh processes on a Batch node of
- * the local Batch (job adfv2-<pool>, stdout/stderr copied to adfjobs/ when
- * they end). One scenario per test.
+ * and their Custom activities run as real /bin/sh processes on a node of the
+ * local Batch (job adfv2-<pool>, stdout/stderr copied to adfjobs/ when they
+ * end), as its Batch linked service points there. One scenario per test.
  */
 import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
@@ -13,7 +13,6 @@ import { ContainerClient, StorageSharedKeyCredential } from "@azure/storage-blob
 import { localAzure, resetLocalAzure } from "../fixture";
 import { findLeakedSecrets, runTask, type TaskRunOptions, type TaskRunResult } from "../harness/run-task";
 import type { LocalAzure } from "../local-azure";
-import { batchCustomActivityRunner } from "../local-azure/batch/custom-activity";
 import type { PoolRecord } from "../local-azure/batch/state";
 import type { ActivityDefinition, PipelineProperties } from "../local-azure/datafactory/types";
 
@@ -112,9 +111,6 @@ describe("DataFactoryRun@1", function () {
       },
     });
     for (const [name, properties] of Object.entries(PIPELINES)) df().putPipeline(factory, name, properties);
-  });
-  beforeEach(() => {
-    df().customActivityRunner = batchCustomActivityRunner(azure.batch, { container });
   });
   afterEach(async () => {
     await resetLocalAzure();
@@ -438,12 +434,12 @@ describe("DataFactoryRun@1", function () {
 
   it("pre-flight: warns about what would make the run fail, and strictPreflight stops it before it starts", async () => {
     const runsBefore = df().runsOf(factory).length;
-    const r = await run({ pipelineName: "run-batch-app", parameters: "retries: 0", strictPreflight: true });
+    const r = await run({ pipelineName: "run-batch-app", parameters: "appFolder: apps/app/none-yet", strictPreflight: true });
     assert.equal(r.result, "Failed", explain(r));
     assert.equal(r.message, "Pre-flight found 2 problem(s) in the Custom activities of pipeline 'run-batch-app', listed above, and strictPreflight is true, so no run was started. Fix them, or set strictPreflight to false to run anyway.");
     const errors = r.issues.filter((i) => i.type === "error").map((i) => i.message);
     assert.equal(errors.length, 3, JSON.stringify(r.issues));
-    assert.match(errors[0], /^Error: Custom activity 'RunApp': .*folderPath 'app\/current\/'.* Fix: Deploy the application there first/);
+    assert.match(errors[0], /^Error: Custom activity 'RunApp': folderPath 'apps\/app\/none-yet\/' does not exist or is empty .* Fix: Deploy the application there first/);
     assert.match(errors[1], /^Error: Custom activity 'RunApp': Pool 'adf-pool' of Batch account 'releasebatch' can get no nodes: .* Fix: Resize the pool to at least one node, or enable autoscale/);
     assert.equal(errors[2], r.message, "and the task's failure");
     assert.equal(df().runsOf(factory).length, runsBefore);
