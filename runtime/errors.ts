@@ -16,6 +16,9 @@ export type TaskErrorCode =
   // The run itself.
   | "Cancelled"
   | "Timeout"
+  // Data Factory: what pre-flight found (strictPreflight), and a run that did not succeed.
+  | "PreflightFailed"
+  | "PipelineRunFailed"
   // Signing in and permissions.
   | "SignInFailed"
   | "OidcTokenRequestFailed"

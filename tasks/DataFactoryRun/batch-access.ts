@@ -3,55 +3,32 @@
  * Azure Batch linked services name, found through ARM in the connection's
  * subscription; their pools through ARM (for the pre-flight check, which then
  * needs only Reader); and the tasks and task files of job `adfv2-<pool>`
- * through the data plane with Entra ID (for the live log). This is the task's
- * one user of @azure/batch.
+ * through the runtime's Batch data plane with Entra ID (for the live log).
  */
-import type { BatchServiceClient, BatchServiceModels } from "@azure/batch";
-import { batchManagementClient, batchServiceClient, type ResolvedBatchAccount } from "../../runtime/batch";
-import { describeError, errorCode, errorStatus, TaskError } from "../../runtime/errors";
+import { batchManagementClient, resolveBatchAccount, type ResolvedBatchAccount } from "../../runtime/batch";
+import { batchReason, type BatchData } from "../../runtime/batch-data";
+import { openBatchData } from "../../runtime/batch-data-azure";
+import { errorStatus } from "../../runtime/errors";
 import type { AzureSession } from "../../runtime/session";
 import type { BatchTaskFiles, TaskFileName } from "./live-logs";
 import type { BatchTaskSummary } from "./logtail";
-import type { BatchJobRoute } from "./run";
 import { poolFactsFromArm, type PoolReader } from "./preflight";
-
-/** Pages of tasks read per listing (1,000 tasks each). */
-const MAX_TASK_PAGES = 5;
-
-/**
- * @azure/batch puts Batch's error message object (`{ lang, value }`) in the
- * error's `message`; made text here, so the error reads like any other.
- */
-async function batchCall<T>(call: () => Promise<T>): Promise<T> {
-  try {
-    return await call();
-  } catch (error) {
-    const e = error as { message?: unknown };
-    if (e && typeof e.message === "object" && e.message !== null) {
-      const value = (e.message as { value?: unknown }).value;
-      e.message = typeof value === "string" ? value : JSON.stringify(e.message);
-    }
-    throw error;
-  }
-}
+import type { BatchJobRoute } from "./run";
 
 export class BatchAccounts {
-  private listing?: Promise<ResolvedBatchAccount[]>;
+  private readonly found = new Map<string, Promise<ResolvedBatchAccount>>();
 
   constructor(private readonly session: AzureSession) {}
 
-  /** The account of that name in the connection's subscription, or a TaskError saying which ones the connection sees. */
-  async find(name: string): Promise<ResolvedBatchAccount> {
-    const all = await this.all();
-    const found = all.find((a) => a.name.toLowerCase() === name.toLowerCase());
-    if (!found) {
-      const subscription = this.session.connection.subscriptionName ?? this.session.connection.subscriptionId;
-      throw new TaskError(
-        "ResourceNotFound",
-        `no Batch account named '${name}' in subscription '${subscription}'${all.length ? ` (the service connection sees ${all.map((a) => a.name).join(", ")})` : "; the service connection sees no Batch accounts there (it needs at least the Reader role)"}`,
-      );
+  /** The account of that name in the connection's subscription (each looked up once); a NotFoundError says which ones the connection sees. */
+  find(name: string): Promise<ResolvedBatchAccount> {
+    const key = name.toLowerCase();
+    let account = this.found.get(key);
+    if (!account) {
+      account = resolveBatchAccount(this.session, name);
+      this.found.set(key, account);
     }
-    return found;
+    return account;
   }
 
   /** Reads a pool through ARM; undefined when the account has no such pool. */
@@ -64,23 +41,6 @@ export class BatchAccounts {
       throw error;
     }
   };
-
-  private all(): Promise<ResolvedBatchAccount[]> {
-    this.listing ??= (async () => {
-      const accounts: ResolvedBatchAccount[] = [];
-      try {
-        for await (const a of batchManagementClient(this.session).batchAccountOperations.list()) {
-          if (!a.name || !a.accountEndpoint) continue;
-          accounts.push({ name: a.name, id: a.id ?? "", resourceGroup: /\/resourceGroups\/([^/]+)\//i.exec(a.id ?? "")?.[1] ?? "", url: `https://${a.accountEndpoint}` });
-        }
-      } catch (error) {
-        if (errorStatus(error) === 403) throw new TaskError("AuthorizationFailed", `the service connection may not list Batch accounts (${describeError(error)}); grant it Reader on the Batch account`);
-        throw error;
-      }
-      return accounts;
-    })();
-    return this.listing;
-  }
 }
 
 /**
@@ -89,42 +49,34 @@ export class BatchAccounts {
  * so a job with a long history is not read whole on every poll.
  */
 export function batchTaskFiles(session: AzureSession, routes: readonly BatchJobRoute[], createdSince: Date): BatchTaskFiles {
-  const clients = new Map<string, Promise<BatchServiceClient>>();
-  const clientFor = (jobId: string): Promise<BatchServiceClient> => {
+  const planes = new Map<string, Promise<BatchData>>();
+  const dataFor = (jobId: string): Promise<BatchData> => {
     const route = routes.find((r) => r.jobId === jobId);
     if (!route) return Promise.reject(new Error(`no Batch account is known for job '${jobId}'`));
-    let client = clients.get(route.account.name);
-    if (!client) {
-      client = batchServiceClient(session, route.account, "entra");
-      clients.set(route.account.name, client);
+    let plane = planes.get(route.account.name);
+    if (!plane) {
+      plane = openBatchData(session, route.account, "entra");
+      planes.set(route.account.name, plane);
     }
-    return client;
+    return plane;
   };
   const since = createdSince.toISOString();
   return {
     async listTasks(jobId: string): Promise<BatchTaskSummary[]> {
-      const client = await clientFor(jobId);
-      const tasks: BatchTaskSummary[] = [];
-      let page: BatchServiceModels.TaskListResponse;
+      const data = await dataFor(jobId);
       try {
-        page = await batchCall(() => client.task.list(jobId, { taskListOptions: { filter: `creationTime ge datetime'${since}'`, select: "id,commandLine,creationTime,state" } }));
+        const tasks = await data.listTasks(jobId, { filter: `creationTime ge datetime'${since}'`, select: "id,commandLine,creationTime,state" });
+        return tasks.map((t) => ({ id: t.id, commandLine: t.commandLine, creationTime: t.creationTime, state: t.state }));
       } catch (error) {
         // ADF makes the job with the pool's first Custom activity run.
-        if (errorStatus(error) === 404 && errorCode(error) === "JobNotFound") return [];
+        if (batchReason(error) === "JobNotFound") return [];
         throw error;
       }
-      for (let pages = 1; ; pages++) {
-        for (const t of page) tasks.push({ id: t.id, commandLine: t.commandLine, creationTime: t.creationTime, state: t.state });
-        if (!page.odatanextLink || pages >= MAX_TASK_PAGES) break;
-        const next = page.odatanextLink;
-        page = await batchCall(() => client.task.listNext(next));
-      }
-      return tasks;
     },
     async fileLength(jobId: string, taskId: string, file: TaskFileName): Promise<number | undefined> {
-      const client = await clientFor(jobId);
+      const data = await dataFor(jobId);
       try {
-        return (await batchCall(() => client.file.getPropertiesFromTask(jobId, taskId, file))).contentLength;
+        return (await data.getTaskFileProperties(jobId, taskId, file)).contentLength;
       } catch (error) {
         // Not there yet: the task has not started on a node (409), or has not written the file (404).
         if (errorStatus(error) === 404 || errorStatus(error) === 409) return undefined;
@@ -132,11 +84,7 @@ export function batchTaskFiles(session: AzureSession, routes: readonly BatchJobR
       }
     },
     async readRange(jobId: string, taskId: string, file: TaskFileName, start: number, endInclusive: number): Promise<Buffer> {
-      const client = await clientFor(jobId);
-      const response = await batchCall(() => client.file.getFromTask(jobId, taskId, file, { fileGetFromTaskOptions: { ocpRange: `bytes=${start}-${endInclusive}` } }));
-      const chunks: Buffer[] = [];
-      for await (const chunk of response.readableStreamBody ?? []) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as string));
-      return Buffer.concat(chunks);
+      return (await dataFor(jobId)).readTaskFile(jobId, taskId, file, { range: { start, endInclusive } });
     },
   };
 }

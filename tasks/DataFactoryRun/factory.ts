@@ -6,7 +6,7 @@
  */
 import type { ActivityRunsQueryResponse, DataFactoryManagementClient, LinkedServiceResource, PipelineResource, PipelineRun, RunFilterParameters } from "@azure/arm-datafactory";
 import { dataFactoryClient } from "../../runtime/datafactory";
-import { describeError, errorCode, errorStatus, InputError, TaskError } from "../../runtime/errors";
+import { errorCode, errorStatus, InputError, NotAuthorizedError } from "../../runtime/errors";
 import type { AzureSession } from "../../runtime/session";
 import { unknownNameError } from "./names";
 import type { CreateRunOptions } from "./run-options";
@@ -36,10 +36,8 @@ export interface PipelineRunOperations {
 /** Each call may take this long before it is given up (and, while waiting, tried again). */
 const REQUEST_TIMEOUT_MS = 60_000;
 
-const ROLE_HINT = "Grant it the Data Factory Contributor role on the factory (or its resource group).";
-
-function notAuthorized(what: string, error: unknown): TaskError {
-  return Object.assign(new TaskError("AuthorizationFailed", `The service connection may not ${what}: ${describeError(error)}. ${ROLE_HINT}`), { cause: error });
+function notAuthorized(operation: string, error: unknown): NotAuthorizedError {
+  return new NotAuthorizedError({ operation, role: "Data Factory Contributor", scope: "on the factory (or its resource group)", cause: error });
 }
 
 export class DataFactoryAccess {

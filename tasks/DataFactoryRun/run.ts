@@ -12,7 +12,7 @@ import type { Agent } from "../../runtime/agent";
 import type { ResolvedBatchAccount } from "../../runtime/batch";
 import { CancelledError, describeError, TaskError, TimeoutError } from "../../runtime/errors";
 import { formatDuration } from "../../runtime/progress";
-import { isThrottled, retryAfterMs, retryThrottled } from "../../runtime/retry";
+import { isThrottled, retryAfterMs } from "../../runtime/retry";
 import type { ExpressionScope } from "./expressions";
 import type { FoundFactory, FoundPipeline, PipelineRunOperations } from "./factory";
 import { activityRunsWindow, collectActivityRuns, describeOutcome, formatEvent, RunFollower, type FollowDecision, type FollowEvent, type RunOutcome } from "./follow";
@@ -344,7 +344,8 @@ export async function runPipeline(inputs: DataFactoryRunInputs, services: RunSer
           cancelledFor = decision.reason;
           agent.warning(decision.message);
           try {
-            await retryThrottled(() => services.runs.cancelRun(runId, decision.recursive), { maxAttempts: 4 });
+            // Throttling and transient failures are retried by the client's policy.
+            await services.runs.cancelRun(runId, decision.recursive);
             agent.info(`Data Factory accepted the cancel request for run ${runId}${decision.recursive ? " (recursive)" : ""}; waiting for it to end Cancelled.`);
           } catch (error) {
             return { run: lastRun, stopReason: decision.reason, cancelledFor, stopMessage: `${decision.message.replace(/\.$/, "")}, but the cancel request failed (${describeError(error)}); the run may still be going in Data Factory.` };

@@ -8,11 +8,9 @@
  * activity's output that points anywhere else is not read.
  */
 import type { BlobServiceClient } from "@azure/storage-blob";
-import { describeError, errorCode, errorStatus, InputError, TaskError } from "../../runtime/errors";
-import { InputReader } from "../../runtime/inputs";
+import { describeError, errorCode, errorStatus, NotAuthorizedError } from "../../runtime/errors";
 import type { AzureSession } from "../../runtime/session";
 import { openBlobAccess, resolveStorageAccount, type ResolvedStorageAccount } from "../../runtime/storage";
-import { blobPipelineOptions } from "../../runtime/blob-retry";
 import type { BlobLister, StorageRef } from "./preflight";
 import type { BlobTailReader } from "./report";
 
@@ -64,7 +62,7 @@ export class StorageReader {
 
   /** For the report: the last `maxBytes` of the blob a URL names. */
   readonly readBlobTail: BlobTailReader = async (url: string, maxBytes: number) => {
-    const bare = url.split("?")[0];
+    const bare = url.split("?")[0] ?? url;
     const accountName = accountOfBlobUrl(bare);
     if (!accountName) throw new Error(`'${bare}' is not a blob URL`);
     return this.withService(accountName, async (service, account) => {
@@ -72,7 +70,7 @@ export class StorageReader {
       if (!bare.toLowerCase().startsWith(endpoint.toLowerCase())) {
         throw new Error(`'${bare}' is not on the blob endpoint of storage account '${account.name}' (${endpoint}), so it was not read`);
       }
-      const [container, ...rest] = bare.slice(endpoint.length).split("/");
+      const [container = "", ...rest] = bare.slice(endpoint.length).split("/");
       const blob = service.getContainerClient(decodeURIComponent(container)).getBlobClient(rest.map(decodeURIComponent).join("/"));
       const size = (await blob.getProperties()).contentLength ?? 0;
       if (size === 0) return { bytes: Buffer.alloc(0), totalBytes: 0 };
@@ -108,28 +106,23 @@ export class StorageReader {
     return found;
   }
 
+  /** The account through ARM (a NotFoundError or NotAuthorizedError becomes the caller's note), with an Entra client. */
   private async lookup(accountName: string): Promise<AccountAccess> {
-    // The account is no input of this task: a name the connection cannot find is a note, not an input error.
-    const reader = new InputReader({ getInput: () => undefined }, { inputs: [] });
-    let account: ResolvedStorageAccount;
-    try {
-      account = await resolveStorageAccount(this.session, reader, "storageAccount", accountName);
-    } catch (error) {
-      if (error instanceof InputError) throw new TaskError("ResourceNotFound", error.message.replace(/^Input '[^']*': /, ""));
-      throw error;
-    }
-    const entra = (await openBlobAccess(this.session, account, { kind: "entra" }, blobPipelineOptions())).service;
+    const account = await resolveStorageAccount(this.session, accountName);
+    const entra = (await openBlobAccess(this.session, account, { kind: "entra" })).service;
     return { account, entra, useKey: false };
   }
 
   private async keyService(account: ResolvedStorageAccount, entraError: unknown): Promise<BlobServiceClient> {
     try {
-      return (await openBlobAccess(this.session, account, { kind: "accessKey" }, blobPipelineOptions())).service;
+      return (await openBlobAccess(this.session, account, { kind: "accessKey" })).service;
     } catch (error) {
-      throw new TaskError(
-        "AuthorizationFailed",
-        `the service connection has no Blob data role on storage account '${account.name}' (${describeError(entraError)}) and may not list its keys (${describeError(error)}); grant it Storage Blob Data Reader on the account`,
-      );
+      throw new NotAuthorizedError({
+        operation: `read blobs in storage account '${account.name}' (no Blob data role: ${describeError(entraError)}; and listing its keys failed: ${describeError(error)})`,
+        role: "Storage Blob Data Reader",
+        scope: "on the account",
+        cause: error,
+      });
     }
   }
 }
