@@ -75,9 +75,9 @@ export async function findArmResource<T extends { id?: string; name?: string }>(
     }
     if (errorStatus(e) === 403) {
       throw new NotAuthorizedError(
-        elsewhere && byId
+        elsewhere
           ? {
-              operation: `read ${lookup.kind} '${byId[2] ?? nameOrId}' in subscription '${subscriptionId}' (the resource id's; the connection's own is ${ownLabel})`,
+              operation: `read ${lookup.kind} '${byId?.[2] ?? nameOrId}' in subscription '${subscriptionId}' (the resource id's; the connection's own is ${ownLabel})`,
               role: "Reader",
               action: lookup.readAction,
               scope: `on the ${lookup.kind}, its resource group or subscription '${subscriptionId}'`,

@@ -11,6 +11,8 @@ import { batchServiceClient, resolveBatchAccount } from "../../runtime/batch";
 import { dataFactoryClient } from "../../runtime/datafactory";
 import { openBlobAccess, resolveStorageAccount } from "../../runtime/storage";
 import { InputError, NotAuthorizedError, NotFoundError } from "../../runtime/errors";
+import { findArmResource } from "../../runtime/arm-resources";
+import { storageManagementClient } from "../../runtime/clients";
 import type { LocalAzure } from "../local-azure";
 import type { RequestLogEntry } from "../local-azure/http";
 import { createAccount } from "../local-azure/batch/state";
@@ -171,6 +173,23 @@ describe("runtime: Azure clients", function () {
       } finally {
         azure.state.batch.accounts.delete(record.name);
       }
+    });
+
+    it("a lookup whose get() ignores the subscription it is given is caught, not taken for the account", async () => {
+      const { session } = setup();
+      const other = azure.info.otherSubscription;
+      // A namesake of the connection's account, asked for in the other subscription, read by a get() bound to the connection's.
+      const id = storageId(other.subscriptionId, azure.info.resourceGroup, azure.info.storage.accountName);
+      const client = storageManagementClient(session);
+      const e = await findArmResource(session, id, {
+        kind: "storage account",
+        idPattern: /^\/subscriptions\/[^/]+\/resourceGroups\/([^/]+)\/providers\/Microsoft\.Storage\/storageAccounts\/([^/]+)$/i,
+        readAction: "Microsoft.Storage/storageAccounts/read",
+        get: (rg, name) => client.storageAccounts.getProperties(rg, name),
+        list: () => client.storageAccounts.list(),
+      }).catch((x: unknown) => x);
+      assert.ok(e instanceof Error && !(e instanceof NotFoundError), String(e));
+      assert.equal(e.message, `The storage account lookup read '${storageId(azure.info.subscriptionId, azure.info.resourceGroup, azure.info.storage.accountName)}' for '${id}': its get() must use the subscription it is given.`);
     });
 
     it("a subscription the connection cannot see is a NotFoundError naming it; the entry maps it to its input", async () => {
