@@ -76,7 +76,8 @@ export async function batchAccountNames(session: AzureSession, resourceGroup: st
 
 /** The applications' default versions, from the account's management plane (the data plane does not say). */
 export function defaultVersionLookup(session: AzureSession, account: ResolvedBatchAccount, options: { retry?: RetryOptions; signal?: AbortSignal } = {}): DefaultVersionLookup {
-  const client = batchManagementClient(session, { retry: options.retry });
+  // The account's own subscription: a resource id may name another than the connection's.
+  const client = batchManagementClient(session, { retry: options.retry, ...(account.subscriptionId ? { subscriptionId: account.subscriptionId } : {}) });
   return async (applicationId) => {
     try {
       return (await client.applicationOperations.get(account.resourceGroup, account.name, applicationId, { abortSignal: options.signal })).defaultVersion ?? undefined;
