@@ -7,7 +7,7 @@
  */
 import type { BatchServiceClient, BatchServiceModels } from "@azure/batch";
 import type { AbortSignalLike } from "@azure/ms-rest-js";
-import { describeError, errorCode, errorStatus, TaskError } from "../../runtime/errors";
+import { CancelledError, describeError, errorCode, errorStatus, TaskError, TimeoutError } from "../../runtime/errors";
 import { sleep } from "../../runtime/poll";
 import { retryThrottled } from "../../runtime/retry";
 import { describeEvaluationError, ENABLE_INTERVAL_MS, FormulaEvaluationError, type AutoscaleRunResult, type EvaluationErrorLike, type PoolState } from "./plan";
@@ -76,37 +76,64 @@ function batchErrorOf(error: unknown): EvaluationErrorLike | undefined {
   };
 }
 
+/**
+ * ms-rest-js puts Batch's error message object ({ lang, value }) where an
+ * Error's message string belongs; the value's first line is the message
+ * (Batch appends RequestId and Time lines).
+ */
+function normalizeBatchError(error: unknown): unknown {
+  if (error instanceof Error && typeof (error as { message: unknown }).message !== "string") {
+    const value = (error as unknown as { message: { value?: unknown } }).message?.value;
+    error.message = typeof value === "string" ? value.split("\n")[0].trim() : JSON.stringify((error as { message: unknown }).message);
+  }
+  return error;
+}
+
 export function batchPoolAccess(client: BatchServiceClient, poolId: string, options: PoolAccessOptions): PoolAccess {
-  const timeout = options.requestTimeoutMs ?? 120_000;
-  const call = <T>(what: string, operation: (signal: AbortSignal) => Promise<T>, signal: AbortSignal = options.signal): Promise<T> =>
-    retryThrottled(() => operation(signal), {
+  const timeoutMs = options.requestTimeoutMs ?? 120_000;
+  /**
+   * One request: retried while throttled, given up after timeoutMs (through
+   * the signal: ms-rest-js's own `timeout` leaves a timer behind that keeps
+   * the process alive), and its failure explained.
+   */
+  const call = async <T>(what: string, operation: (options: { abortSignal: AbortSignalLike }) => Promise<T>, signal: AbortSignal = options.signal): Promise<T> => {
+    const attempt = (): Promise<T> => {
+      const timeout = AbortSignal.timeout(timeoutMs);
+      // ms-rest-js types its signal as its own AbortSignalLike, which a DOM AbortSignal meets at run time.
+      return operation({ abortSignal: AbortSignal.any([signal, timeout]) as unknown as AbortSignalLike }).catch((e: unknown) => {
+        if (timeout.aborted && !signal.aborted) throw new TimeoutError(`Batch did not answer ${what} on pool '${poolId}' within ${Math.round(timeoutMs / 1000)} s.`);
+        if (signal.aborted) throw new CancelledError(`Cancelled while ${what} on pool '${poolId}'.`);
+        throw normalizeBatchError(e);
+      });
+    };
+    return retryThrottled(attempt, {
       signal,
-      onRetry: (attempt, delayMs) => options.onRetry?.(`Batch throttled ${what} on pool '${poolId}'; retrying in ${Math.ceil(delayMs / 1000)} s (attempt ${attempt + 1}).`),
-    }).catch((e: unknown) => {
-      throw explainBatchError(e, what, poolId, options.accountName);
+      onRetry: (n, delayMs) => options.onRetry?.(`Batch throttled ${what} on pool '${poolId}'; retrying in ${Math.ceil(delayMs / 1000)} s (attempt ${n + 1}).`),
     });
-  // ms-rest-js types its signal as its own AbortSignalLike, which a DOM AbortSignal meets at run time.
-  const requestOptions = (signal: AbortSignal) => ({ abortSignal: signal as unknown as AbortSignalLike, timeout });
+  };
+  const explained = (what: string) => (e: unknown) => {
+    throw explainBatchError(e, what, poolId, options.accountName);
+  };
 
   return {
     poolId,
     async read() {
-      const pool = await retryThrottled(() => client.pool.get(poolId, requestOptions(options.signal)), { signal: options.signal }).catch((e: unknown) => {
+      const pool = await call("reading the pool", (o) => client.pool.get(poolId, o)).catch((e: unknown) => {
         if (errorStatus(e) === 404) throw new PoolNotFoundError(poolId, e);
-        throw explainBatchError(e, "reading", poolId, options.accountName);
+        return explained("reading the pool")(e);
       });
       return poolView(poolId, pool);
     },
     async listPoolIds(max) {
       const ids: string[] = [];
-      const list = await call("listing pools", (signal) => client.pool.list({ ...requestOptions(signal), poolListOptions: { select: "id", maxResults: Math.min(max, 1000) } }));
+      const list = await call("listing pools", (o) => client.pool.list({ ...o, poolListOptions: { select: "id", maxResults: Math.min(max, 1000) } })).catch(explained("listing pools"));
       for (const pool of list) if (pool.id) ids.push(pool.id);
       return ids.slice(0, max);
     },
     async enableAutoScale(parameters) {
       for (let attempt = 1; ; attempt++) {
         try {
-          await call("enabling autoscale", (signal) => client.pool.enableAutoScale(poolId, parameters, requestOptions(signal)));
+          await call("enabling autoscale", (o) => client.pool.enableAutoScale(poolId, parameters, o)).catch(explained("enabling autoscale"));
           return;
         } catch (e) {
           // Batch refuses a formula that does not validate with 400 and the failing position in its values.
@@ -122,14 +149,15 @@ export function batchPoolAccess(client: BatchServiceClient, poolId: string, opti
       }
     },
     async evaluateAutoScale(autoScaleFormula) {
-      const run = await call("evaluating the formula", (signal) => client.pool.evaluateAutoScale(poolId, autoScaleFormula, requestOptions(signal)));
+      const run = await call("evaluating the formula", (o) => client.pool.evaluateAutoScale(poolId, autoScaleFormula, o)).catch(explained("evaluating the formula"));
       return autoscaleRun(run);
     },
     async disableAutoScale() {
-      await call("disabling autoscale", (signal) => client.pool.disableAutoScale(poolId, requestOptions(signal)), AbortSignal.timeout(timeout));
+      // Its own signal: a restore runs also after a cancel (the request is still bounded by timeoutMs).
+      await call("disabling autoscale", (o) => client.pool.disableAutoScale(poolId, o), new AbortController().signal).catch(explained("disabling autoscale"));
     },
     async patchPool(patch) {
-      await call("updating the start task and application packages", (signal) => client.pool.patch(poolId, patch, requestOptions(signal)));
+      await call("updating the start task and application packages", (o) => client.pool.patch(poolId, patch, o)).catch(explained("updating the start task and application packages"));
     },
   };
 }

@@ -163,7 +163,11 @@ function readableFailure(log: Pick<Agent, "info">, error: unknown): unknown {
   if (!(error instanceof TaskError) || !error.message.includes("\n")) return error;
   const lines = error.message.split("\n");
   for (const line of lines) log.info(line);
-  const oneLine = lines.map((l) => l.trim()).filter(Boolean).join(" ");
+  const oneLine = lines
+    .map((l) => l.trim())
+    .filter(Boolean)
+    .map((l, i, all) => (i < all.length - 1 && !/[.:;!?]$/.test(l) ? `${l}.` : l))
+    .join(" ");
   const replaced = error instanceof InputError ? new InputError(error.input, oneLine) : new TaskError(error.code, oneLine);
   return Object.assign(replaced, { cause: error });
 }
