@@ -99,7 +99,7 @@ export async function applyAutoscale(access: PoolAccess, request: ApplyRequest, 
   const run = after.autoScaleRun;
   if (run?.error) {
     // Evaluated a moment ago without an error; the pool's own run can still differ (its samples move on).
-    log.warning(`Batch's own evaluation of the new formula on pool '${after.id}' failed: ${describeEvaluationError(run.error, settings.formula, run.results).replace(/\n\s*/g, " ")}`);
+    log.warning(`Batch's own evaluation of the new formula on pool '${after.id}' failed: ${oneLine(describeEvaluationError(run.error, settings.formula, run.results))}`);
   } else if (run?.results) {
     log.info(`Batch's own evaluation${run.timestamp ? ` at ${run.timestamp.toISOString()}` : ""}: ${run.results}`);
   }
@@ -153,4 +153,14 @@ export function formulaLines(formula: string): string[] {
   const lines = formula.replace(/\r\n?/g, "\n").split("\n");
   while (lines.length && lines[lines.length - 1].trim() === "") lines.pop();
   return lines;
+}
+
+/** Several lines as one sentence each, on one line (a log message or a result is one line). */
+export function oneLine(text: string): string {
+  return text
+    .split("\n")
+    .map((l) => l.trim())
+    .filter(Boolean)
+    .map((l, i, all) => (i < all.length - 1 && !/[.:;!?]$/.test(l) ? `${l}.` : l))
+    .join(" ");
 }

@@ -19,7 +19,7 @@ import { formatFinding } from "./lint";
 import { evaluationOutputs, type EvaluationValues } from "./plan";
 import { formulaDescription, summaryTable } from "./summary";
 import { batchPoolAccess } from "./azure";
-import { applyAutoscale, formulaLines, type ApplyResult } from "./apply";
+import { applyAutoscale, formulaLines, oneLine, type ApplyResult } from "./apply";
 import manifest from "./task.json";
 
 /** Inputs that may carry secrets (a container URL with a SAS): masked before anything reads them, never debug-printed. */
@@ -163,11 +163,7 @@ function readableFailure(log: Pick<Agent, "info">, error: unknown): unknown {
   if (!(error instanceof TaskError) || !error.message.includes("\n")) return error;
   const lines = error.message.split("\n");
   for (const line of lines) log.info(line);
-  const oneLine = lines
-    .map((l) => l.trim())
-    .filter(Boolean)
-    .map((l, i, all) => (i < all.length - 1 && !/[.:;!?]$/.test(l) ? `${l}.` : l))
-    .join(" ");
-  const replaced = error instanceof InputError ? new InputError(error.input, oneLine) : new TaskError(error.code, oneLine);
+  const message = oneLine(error.message);
+  const replaced = error instanceof InputError ? new InputError(error.input, message) : new TaskError(error.code, message);
   return Object.assign(replaced, { cause: error });
 }
