@@ -328,6 +328,19 @@ describe("BatchPoolAutoscale@1", function () {
     assert.deepEqual([...record(poolId).nodes.keys()], nodesBefore);
   });
 
+  it("cancelled while it waits to enable the formula, it disables the size-keeping autoscale again: the pool is as it was", async () => {
+    const poolId = await newPool({ targetDedicatedNodes: 1 });
+    const before = configOf(await client.pool.get(poolId));
+    const mark = azure.log.entries.length;
+    const r = await run(poolId, { formula: "$TargetDedicatedNodes = 2;\n" }, { cancelWhen: (line) => line.startsWith("Waiting 31 s") });
+    assert.equal(r.result, "Failed", explain(r));
+    assert.match(r.message ?? "", /cancel/i);
+    assert.ok(r.durationMs < 25_000, `stopped at once, not after the wait (${r.durationMs} ms)`);
+    assert.deepEqual(poolRequests(mark, poolId), ["GET /", "POST /enableautoscale", "POST /evaluateautoscale", "POST /disableautoscale"]);
+    const after = configOf(await client.pool.get(poolId));
+    assert.deepEqual({ ...after, eTag: undefined, lastModified: undefined }, { ...before, eTag: undefined, lastModified: undefined });
+  });
+
   it("waits out Batch's throttling (429 with Retry-After) and carries on", async () => {
     const poolId = await newPool({ autoScaleFormula: KEEP_ZERO });
     azure.faults.add({ service: "batch", kind: "429", method: "POST", path: new RegExp(`^/pools/${poolId}/evaluateautoscale$`), count: 2, retryAfterSeconds: 1 });
