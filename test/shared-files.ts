@@ -81,12 +81,15 @@ export function recordPending(entry: PendingEntry): void {
 /**
  * In a `before` hook: when `located` was not found, marks every test of the
  * suite pending (mocha prints them as such), logs the reason once, and skips.
+ * In a test: marks just that test pending.
  */
 export function skipUnavailable(context: Mocha.Context, located: Located): void {
   if (located.found) return;
+  // Called in a suite's hook it makes the whole suite pending; called in one test, just that test.
+  const inTest = (context.test as { type?: string } | undefined)?.type === "test";
   const suite = context.test?.parent;
-  const what = suite?.fullTitle() || "(root suite)";
-  recordPending({ what, tests: suite?.total() ?? 0, reason: located.reason });
+  const what = (inTest ? context.test?.fullTitle() : suite?.fullTitle()) || "(root suite)";
+  recordPending({ what, tests: inTest ? 1 : (suite?.total() ?? 0), reason: located.reason });
   console.log(`    (pending: ${located.reason})`);
   context.skip();
 }
