@@ -7,6 +7,7 @@
 import { strict as assert } from "node:assert";
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
 import { BatchServiceClient, BatchSharedKeyCredentials, type BatchServiceModels } from "@azure/batch";
 import { BlobServiceClient, StorageSharedKeyCredential } from "@azure/storage-blob";
@@ -177,6 +178,7 @@ describe("BatchPoolAutoscale@1", function () {
     assert.equal(r.result, "Succeeded", explain(r));
     assert.equal(r.message, `Pool '${poolId}': formula updated, start task set, application packages set; the formula evaluates to 1 dedicated and 0 Spot/low-priority nodes.`);
     assert.equal(r.outputs.TargetDedicatedNodes?.value, "1");
+    assert.ok(!r.secrets.includes("pool-setup"), "a plain container name is not a secret (masking it would blank the word in the whole job's log)");
     assert.ok(
       r.lines.includes("The start task and application packages reach nodes when they next join the pool or reboot (BatchPoolCycle@1 reboots nodes safely); nodes already running keep what they have."),
       explain(r),
@@ -310,7 +312,31 @@ describe("BatchPoolAutoscale@1", function () {
     const summary = fs.readFileSync(r.summaryFiles[0], "utf8");
     assert.match(summary, /\| Autoscale \| dry run: would be formula updated \|/);
     assert.match(summary, /\| Start task \| dry run: would be set \|/);
+    assert.ok(r.secrets.includes(new URLSearchParams(sas).get("sig")!), "the signature is masked");
     assert.deepEqual(findLeakedSecrets(r, [sas, new URLSearchParams(sas).get("sig")!]), []);
+  });
+
+  it("reads formulaFile relative to the default working directory; a formulaFile the agent left as that folder means none", async () => {
+    const poolId = await newPool({ autoScaleFormula: KEEP_ZERO });
+    const workDir = fs.mkdtempSync(path.join(os.tmpdir(), "autoscale-work-"));
+    try {
+      fs.mkdirSync(path.join(workDir, "drop"));
+      fs.writeFileSync(path.join(workDir, "drop", "autoscale.txt"), "\uFEFF// from a file\r\n$TargetDedicatedNodes = 2;\r\n$NodeDeallocationOption = taskcompletion;\r\n");
+      const env = { ...azure.info.env, SYSTEM_DEFAULTWORKINGDIRECTORY: workDir };
+      const fromFile = await run(poolId, { formulaTemplate: "none", formulaFile: "drop/autoscale.txt", dryRun: true }, { env });
+      assert.equal(fromFile.result, "Succeeded", explain(fromFile));
+      assert.equal(fromFile.outputs.TargetDedicatedNodes?.value, "2");
+      assert.ok(fromFile.lines.includes("Formula: file drop/autoscale.txt."), explain(fromFile));
+      // The agent hands an empty filePath input over as the default working directory.
+      const empty = await run(poolId, { formulaFile: workDir, dryRun: true }, { env });
+      assert.equal(empty.result, "Succeeded", explain(empty));
+      assert.ok(empty.lines.some((l) => l.startsWith("Formula: template scaleFromZero: up to 10 nodes")), explain(empty));
+      const missing = await run(poolId, { formulaTemplate: "none", formulaFile: "drop/missing.txt" }, { env });
+      assert.equal(missing.result, "Failed");
+      assert.match(missing.message ?? "", /^Input 'formulaFile' \(Formula file\): cannot read 'drop\/missing\.txt': ENOENT: no such file or directory.*Give the path of a text file holding the formula\.$/);
+    } finally {
+      fs.rmSync(workDir, { recursive: true, force: true });
+    }
   });
 
   it("a dry run on a pool without autoscale keeps its size and leaves autoscale off", async () => {
