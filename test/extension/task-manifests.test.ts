@@ -26,6 +26,7 @@ interface TaskInput {
 interface TaskJson {
   id: string;
   name: string;
+  friendlyName: string;
   version: { Major: number; Minor: number; Patch: number };
   inputs: TaskInput[];
   groups?: { name: string; visibleRule?: string }[];
@@ -73,6 +74,8 @@ describe("task manifests", () => {
 
       it("has unique input and output names and matching folder name", () => {
         assert.equal(task.name, name);
+        // tfx refuses a friendlyName over 40 characters, and the dev package appends " (dev)".
+        assert.ok(task.friendlyName.length <= 40 - " (dev)".length, `friendlyName '${task.friendlyName}' is over 34 characters`);
         assert.equal(inputNames.size, task.inputs.length);
         const outputs = (task.outputVariables ?? []).map((o) => o.name);
         assert.equal(new Set(outputs).size, outputs.length);
