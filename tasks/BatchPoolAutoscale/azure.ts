@@ -55,6 +55,8 @@ export interface PoolAccessOptions {
   requestTimeoutMs?: number;
   /** Told when a throttled request is retried. */
   onRetry?(message: string): void;
+  /** Wait before another try of an Enable Auto Scale call Batch refused as too soon (default 31 s). */
+  enableRetryMs?: number;
 }
 
 /** The error body Batch sends with a 4xx: code, message and name/value details (`key` on the wire). */
@@ -101,7 +103,7 @@ export function batchPoolAccess(client: BatchServiceClient, poolId: string, opti
       const timeout = AbortSignal.timeout(timeoutMs);
       // ms-rest-js types its signal as its own AbortSignalLike, which a DOM AbortSignal meets at run time.
       return operation({ abortSignal: AbortSignal.any([signal, timeout]) as unknown as AbortSignalLike }).catch((e: unknown) => {
-        if (timeout.aborted && !signal.aborted) throw new TimeoutError(`Batch did not answer ${what} on pool '${poolId}' within ${Math.round(timeoutMs / 1000)} s.`);
+        if (timeout.aborted && !signal.aborted) throw new TimeoutError(`Batch did not answer ${what} on pool '${poolId}' within ${Math.ceil(timeoutMs / 1000)} s.`);
         if (signal.aborted) throw new CancelledError(`Cancelled while ${what} on pool '${poolId}'.`);
         throw normalizeBatchError(e);
       });
@@ -143,8 +145,9 @@ export function batchPoolAccess(client: BatchServiceClient, poolId: string, opti
           }
           // Another Enable Auto Scale call on the pool came first: the 30 seconds start again.
           if (!(e instanceof TaskError && e.code === "TooManyEnableAutoScaleRequests") || attempt >= ENABLE_ATTEMPTS) throw e;
-          options.onRetry?.(`Batch refused another Enable Auto Scale call on pool '${poolId}' within 30 seconds; trying again in ${ENABLE_INTERVAL_MS / 1000} s.`);
-          await sleep(ENABLE_INTERVAL_MS, options.signal);
+          const wait = options.enableRetryMs ?? ENABLE_INTERVAL_MS;
+          options.onRetry?.(`Batch refused another Enable Auto Scale call on pool '${poolId}' within 30 seconds; trying again in ${Math.ceil(wait / 1000)} s.`);
+          await sleep(wait, options.signal);
         }
       }
     },
