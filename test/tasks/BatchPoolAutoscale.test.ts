@@ -414,6 +414,15 @@ describe("BatchPoolAutoscale@1", function () {
       });
     }
 
+    it("refuses a Batch account that does not exist, in the resource group or in the subscription", async () => {
+      const inGroup = await run(poolId, { batchAccountName: "nosuchbatch" });
+      assert.equal(inGroup.result, "Failed", explain(inGroup));
+      assert.match(inGroup.message ?? "", /^Input 'batchAccountName' \(Batch account\): .*\/resourceGroups\/rg-batch-release\/providers\/Microsoft\.Batch\/batchAccounts\/nosuchbatch/);
+      const anywhere = await run(poolId, { batchAccountName: "nosuchbatch", resourceGroupName: "" });
+      assert.equal(anywhere.result, "Failed", explain(anywhere));
+      assert.match(anywhere.message ?? "", /^Input 'batchAccountName' \(Batch account\): no Batch account named 'nosuchbatch' in subscription 'Local Azure'.*\breleasebatch\b/);
+    });
+
     it("refuses a pool that does not exist, listing the account's pools", async () => {
       const r = await run("no-such-pool", {});
       assert.equal(r.result, "Failed", explain(r));
