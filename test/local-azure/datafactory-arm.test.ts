@@ -1,10 +1,10 @@
 import { strict as assert } from "node:assert";
-import type { CustomActivity, PipelineResource, WaitActivity } from "@azure/arm-datafactory";
+import type { CopyActivity, CustomActivity, DatasetResource, DelimitedTextDataset, PipelineResource, WaitActivity } from "@azure/arm-datafactory";
 import { localAzure, resetLocalAzure } from "../fixture";
 import type { LocalAzure } from ".";
 import { dataFactoryClient, errorOf } from "./datafactory/test-client";
 
-describe("local Azure: Microsoft.DataFactory resources (factories, pipelines, linked services)", function () {
+describe("local Azure: Microsoft.DataFactory resources (factories, pipelines, datasets, linked services)", function () {
   let azure: LocalAzure;
   let rg: string;
   let factory: string;
@@ -74,18 +74,22 @@ describe("local Azure: Microsoft.DataFactory resources (factories, pipelines, li
     const p = await client.pipelines.get(rg, factory, "run-batch-app");
     assert.equal(p.type, "Microsoft.DataFactory/factories/pipelines");
     assert.ok(p.etag);
-    assert.deepEqual(Object.keys(p.parameters ?? {}), ["inputPath", "retries"]);
-    assert.equal(p.parameters?.inputPath.defaultValue, "input/current");
-    assert.equal(p.parameters?.retries.defaultValue, undefined);
+    // The seeded pipeline is examples/data-factory's, as deployed.
+    assert.deepEqual(Object.keys(p.parameters ?? {}), ["appFolder", "releaseRunId"]);
+    assert.equal(p.parameters?.appFolder.defaultValue, "apps/app/current");
     const [stage, runApp] = p.activities ?? [];
-    assert.equal(stage.type, "Wait");
+    assert.equal(stage.type, "Copy");
+    const copy = stage as CopyActivity;
+    assert.deepEqual(copy.inputs, [{ referenceName: "IncomingCsv", type: "DatasetReference" }]);
+    assert.equal(copy.outputs?.[0].referenceName, "StagedCsv");
+    assert.equal((copy.source as { storeSettings?: { wildcardFileName?: string } }).storeSettings?.wildcardFileName, "*.csv");
     const custom = runApp as CustomActivity;
     assert.equal(custom.type, "Custom");
     assert.equal(custom.name, "RunApp");
     assert.equal(custom.linkedServiceName?.referenceName, "BatchCompute");
     assert.equal(custom.resourceLinkedService?.referenceName, "StagingStorage");
-    assert.equal(custom.folderPath, "app/current");
-    assert.equal(custom.command, `/bin/sh -c 'python3 app.py "@pipeline().RunId"'`);
+    assert.deepEqual(custom.folderPath, { value: "@pipeline().parameters.appFolder", type: "Expression" });
+    assert.equal(custom.command, `/bin/sh -c 'python3 "\${AZ_BATCH_APP_PACKAGE_batchapp:-.}/app.py" --run-id "@{pipeline().RunId}"'`);
     assert.deepEqual(custom.dependsOn, [{ activity: "StageInput", dependencyConditions: ["Succeeded"] }]);
   });
 
@@ -160,6 +164,54 @@ describe("local Azure: Microsoft.DataFactory resources (factories, pipelines, li
     await assert.rejects(client.pipelines.get(rg, factory, "bad-ls"));
   });
 
+  it("serves examples/data-factory's datasets and round-trips datasets: get, list, createOrUpdate with If-Match, If-None-Match, delete", async () => {
+    const client = dataFactoryClient(azure);
+    const seeded: string[] = [];
+    for await (const d of client.datasets.listByFactory(rg, factory)) seeded.push(d.name ?? "");
+    assert.ok(seeded.includes("IncomingCsv") && seeded.includes("StagedCsv"), seeded.join(","));
+    const incoming = (await client.datasets.get(rg, factory, "IncomingCsv")) as DatasetResource & { properties: DelimitedTextDataset };
+    assert.equal(incoming.type, "Microsoft.DataFactory/factories/datasets");
+    assert.equal(incoming.id, `/subscriptions/${azure.info.subscriptionId}/resourceGroups/${rg}/providers/Microsoft.DataFactory/factories/${factory}/datasets/IncomingCsv`);
+    assert.equal(incoming.properties.type, "DelimitedText");
+    assert.deepEqual(incoming.properties.location, { type: "AzureBlobStorageLocation", container: "input", folderPath: "incoming" });
+    assert.equal(incoming.properties.firstRowAsHeader, true);
+
+    const definition: DatasetResource = {
+      properties: {
+        type: "Binary",
+        linkedServiceName: { referenceName: "StagingStorage", type: "LinkedServiceReference" },
+        parameters: { folder: { type: "String", defaultValue: "in" } },
+        location: { type: "AzureBlobStorageLocation", container: "data", folderPath: { value: "@dataset().folder", type: "Expression" } },
+      } as DatasetResource["properties"],
+    };
+    const put = await client.datasets.createOrUpdate(rg, factory, "RawFiles", definition);
+    assert.equal(put.name, "RawFiles");
+    assert.ok(put.etag);
+    const got = await client.datasets.get(rg, factory, "RawFiles");
+    assert.deepEqual(got.properties, put.properties);
+    assert.deepEqual((got.properties as unknown as { location: unknown }).location, { type: "AzureBlobStorageLocation", container: "data", folderPath: { value: "@dataset().folder", type: "Expression" } });
+    const unchanged = await client.datasets.get(rg, factory, "RawFiles", { ifNoneMatch: put.etag });
+    assert.equal(unchanged.name, undefined, "304: nothing new");
+    const again = await client.datasets.createOrUpdate(rg, factory, "RawFiles", { properties: { ...definition.properties, description: "raw" } }, { ifMatch: put.etag });
+    assert.notEqual(again.etag, put.etag);
+    assert.equal((await errorOf(client.datasets.createOrUpdate(rg, factory, "RawFiles", definition, { ifMatch: put.etag }))).statusCode, 412);
+
+    const dangling = await errorOf(client.datasets.createOrUpdate(rg, factory, "Dangling", { properties: { ...definition.properties, linkedServiceName: { referenceName: "NoSuchStorage", type: "LinkedServiceReference" } } }));
+    assert.equal(dangling.statusCode, 400);
+    assert.equal(dangling.message, "The document creation or update failed because of invalid reference 'NoSuchStorage'.");
+    const copyOf = (dataset: string): PipelineResource => ({
+      activities: [{ name: "Copy", type: "Copy", inputs: [{ referenceName: dataset, type: "DatasetReference" }], outputs: [{ referenceName: "RawFiles", type: "DatasetReference" }], source: { type: "BinarySource" }, sink: { type: "BinarySink" } } as CopyActivity],
+    });
+    const noDataset = await errorOf(client.pipelines.createOrUpdate(rg, factory, "copy-missing", copyOf("NoSuchDataset")));
+    assert.equal(noDataset.statusCode, 400);
+    assert.equal(noDataset.message, "The document creation or update failed because of invalid reference 'NoSuchDataset'.");
+
+    await client.datasets.delete(rg, factory, "RawFiles");
+    assert.equal((await errorOf(client.datasets.get(rg, factory, "RawFiles"))).statusCode, 404);
+    // Deleting what is not there succeeds (204), as for pipelines.
+    await client.datasets.delete(rg, factory, "RawFiles");
+  });
+
   it("serves the Batch and staging linked services the Custom activity uses", async () => {
     const client = dataFactoryClient(azure);
     const batch = await client.linkedServices.get(rg, factory, "BatchCompute");
@@ -223,7 +275,7 @@ describe("local Azure: Microsoft.DataFactory resources (factories, pipelines, li
   it("answers 403 AuthorizationFailed to a principal denied createRun, and lets it read", async () => {
     azure.state.arm.denyRules.push({ principalId: azure.info.servicePrincipalObjectId, action: "Microsoft.DataFactory/factories/pipelines/createrun/action" });
     const client = dataFactoryClient(azure);
-    const e = await errorOf(client.pipelines.createRun(rg, factory, "run-batch-app", { parameters: { retries: 1 } }));
+    const e = await errorOf(client.pipelines.createRun(rg, factory, "run-batch-app", { parameters: { releaseRunId: "1" } }));
     assert.equal(e.statusCode, 403);
     assert.equal(e.code, "AuthorizationFailed");
     assert.match(e.message, /Microsoft\.DataFactory\/factories\/pipelines\/createrun\/action/);

@@ -21,6 +21,8 @@ import { BatchDataPlane } from "./batch/dataplane";
 import { BatchSimulation } from "./batch/simulation";
 import { createAccount, DEFAULT_TIMINGS, type BatchState } from "./batch/state";
 import { registerDataFactory } from "./arm/datafactory";
+import { registerDataFactoryDatasets } from "./arm/datafactory-datasets";
+import { batchCustomActivityBridge } from "./batch/custom-activity";
 import { DataFactoryState } from "./datafactory/state";
 import { seedReleaseFactory } from "./datafactory/seed";
 
@@ -154,7 +156,19 @@ export async function startLocalAzure(options: LocalAzureOptions = {}): Promise<
   const batchDataPlane = new BatchDataPlane(batch, entra);
   const dataFactoryState = new DataFactoryState({ tenantId, clock, blobBaseUrl: () => storageState.blobBaseUrl });
   registerDataFactory(arm, dataFactoryState);
-  seedReleaseFactory(dataFactoryState, { factoryName: "release-adf", resourceGroup: "rg-batch-release", location: "westeurope", storageAccountName: storageAccount.name, batchAccountName: "releasebatch", poolName: "adf-pool" });
+  registerDataFactoryDatasets(arm, dataFactoryState);
+  // Custom activities whose Batch linked service points at the local Batch run there as Batch tasks.
+  dataFactoryState.customActivityBridge = batchCustomActivityBridge(batch, { blobBaseUrl: () => storageState.blobBaseUrl });
+  seedReleaseFactory(dataFactoryState, {
+    factoryName: "release-adf",
+    resourceGroup: "rg-batch-release",
+    location: "westeurope",
+    storageAccountName: storageAccount.name,
+    storageAccountKey: storageAccount.keys[0],
+    batchAccountName: batchAccount.name,
+    batchAccountKey: batchAccount.keys.primary,
+    poolName: seededPool.id,
+  });
 
   // Closing stops the clock, then kills Batch task processes and removes the nodes' folders.
   const started: { close(): Promise<void> }[] = [{ close: async () => (clock.close(), batch.close()) }];

@@ -1,7 +1,10 @@
 /**
  * The plain functions on what @azure/arm-datafactory really hands back (the
  * SDK flattens typeProperties and parses dates), from the local Data Factory:
- * the seeded release pipeline checked, run, followed and reported.
+ * the seeded release pipeline (examples/data-factory's) checked, run,
+ * followed and reported. Its activities are scripted, so the run is
+ * simulated in ADF's shapes (the real Copy and Batch run are
+ * test/local-azure/datafactory-e2e.test.ts's).
  */
 import { strict as assert } from "node:assert";
 import { localAzure, resetLocalAzure } from "../fixture";
@@ -31,9 +34,9 @@ describe("DataFactoryRun logic on the SDK's shapes (local Data Factory)", functi
     const linkedServices = [];
     for await (const ls of client.linkedServices.listByFactory(rg, factory)) linkedServices.push(ls);
 
-    assert.throws(() => validateParameters([parseParameters("inputPath: input/x\n", { input: "parameters" })], { pipelineName: "run-batch-app", declared: pipeline.parameters }), /'retries' \(Int\) is required/);
-    const { parameters } = validateParameters([parseParameters('{"retries": "2"}', { input: "parameters" })], { pipelineName: "run-batch-app", declared: pipeline.parameters });
-    assert.deepEqual(parameters, { retries: 2 });
+    assert.throws(() => validateParameters([parseParameters("inputPath: input/x\n", { input: "parameters" })], { pipelineName: "run-batch-app", declared: pipeline.parameters }), /'inputPath' is not a parameter of the pipeline\. Valid: 'appFolder' and 'releaseRunId'/);
+    const { parameters } = validateParameters([parseParameters('{"releaseRunId": "2"}', { input: "parameters" })], { pipelineName: "run-batch-app", declared: pipeline.parameters });
+    assert.deepEqual(parameters, { releaseRunId: "2" });
 
     const listed: string[] = [];
     const checked = await preflight({
@@ -49,13 +52,15 @@ describe("DataFactoryRun logic on the SDK's shapes (local Data Factory)", functi
       },
       readPool: async (pool) => (pool.poolName === azure.info.batch.poolId ? { enableAutoScale: false, targetDedicatedNodes: 1, targetLowPriorityNodes: 0, virtualMachineConfiguration: true } : undefined),
     });
-    assert.deepEqual(listed, [`${azure.info.storage.accountName}:app/current/`]);
+    assert.deepEqual(listed, [`${azure.info.storage.accountName}:apps/app/current/`]);
     assert.deepEqual(
       checked.findings.map((f) => `${f.activity} ${f.check} ${f.severity}`),
-      ["RunApp folderPath warning"],
-      "only the empty folder: the command, storage and pool are right",
+      ["RunApp command info", "RunApp folderPath warning"],
+      "the command holds @{pipeline().RunId}, known only once the run starts, and the folder is empty; storage and pool are right",
     );
 
+    azure.state.dataFactory.script("run-batch-app", "StageInput", {});
+    azure.state.dataFactory.script("run-batch-app", "RunApp", {});
     const { runId } = await client.pipelines.createRun(rg, factory, "run-batch-app", { parameters });
     const follower = new RunFollower({ pollIntervalSeconds: 1, initialDelaySeconds: 0.1, timeoutMinutes: 1, cancelOnTimeout: true, cancelRecursive: false }, Date.now());
     const log: string[] = [];
@@ -73,7 +78,7 @@ describe("DataFactoryRun logic on the SDK's shapes (local Data Factory)", functi
     const lines = log.map((l) => l.replace(/ after \d+ (s|min \d+ s)\./, " after <t>."));
     assert.deepEqual(
       lines.filter((l) => l.startsWith("Activity")),
-      ["Activity 'StageInput' (Wait) started.", "Activity 'StageInput' (Wait) Succeeded after <t>.", "Activity 'RunApp' (Custom) started.", "Activity 'RunApp' (Custom) Succeeded after <t>."],
+      ["Activity 'StageInput' (Copy) started.", "Activity 'StageInput' (Copy) Succeeded after <t>.", "Activity 'RunApp' (Custom) started.", "Activity 'RunApp' (Custom) Succeeded after <t>."],
     );
     assert.equal(lines[lines.length - 1], "Pipeline run is Succeeded.");
 
@@ -84,8 +89,9 @@ describe("DataFactoryRun logic on the SDK's shapes (local Data Factory)", functi
     const outputs = JSON.parse(activityOutputsJson(follower.activityRuns(), [report]));
     assert.deepEqual(Object.keys(outputs), ["StageInput", "RunApp"]);
     assert.equal(outputs.RunApp.exitCode, 0);
-    // The adfjobs folder names the Batch task.
+    // The local Data Factory names the Batch task (and its adfjobs folder) by the activity run id, the first thing matchBatchTask tries.
     const taskId = /\/adfjobs\/([0-9a-f-]{36})\//.exec(String((runApp.output as { outputs: string[] }).outputs[0]))![1];
-    assert.deepEqual(matchBatchTask(runApp, [{ id: taskId }]), { matched: true, taskId, basis: "outputFolder" });
+    assert.equal(taskId, runApp.activityRunId);
+    assert.deepEqual(matchBatchTask(runApp, [{ id: taskId }]), { matched: true, taskId, basis: "activityRunId" });
   });
 });

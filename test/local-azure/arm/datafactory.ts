@@ -4,8 +4,8 @@
  * (get, list, createOrUpdate, delete),
  * linked services (get, list, createOrUpdate; secrets masked as ADF does),
  * createRun, pipeline runs (get, cancel, queryPipelineRuns) and
- * queryActivityruns. Other operations are 501 NotImplemented from the front
- * door. The run simulation lives in ../datafactory/.
+ * queryActivityruns; datasets are in datafactory-datasets.ts. Other
+ * operations are 501 NotImplemented from the front door. The run simulation lives in ../datafactory/.
  *
  * Not-found answers (all 404): an unknown factory is ARM's ResourceNotFound,
  * as for any tracked resource. Pipelines and runs are answered by ADF itself;
@@ -31,10 +31,10 @@ import type { ActivityRunRecord, FactoryEntity, Json, JsonObject, LinkedServiceE
  * the preview is 501 NotImplemented rather than a refusal Azure would not give.
  */
 export const DATA_FACTORY_API_VERSIONS: ApiVersions = { served: ["2018-06-01", "2017-09-01-preview"], emulated: ["2018-06-01"] };
-const TYPE = "Microsoft.DataFactory/factories";
-const BASE = "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.DataFactory/factories/{factoryName}";
+export const TYPE = "Microsoft.DataFactory/factories";
+export const BASE = "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.DataFactory/factories/{factoryName}";
 
-function entityNotFound(name: string): ServiceError {
+export function entityNotFound(name: string): ServiceError {
   return new ServiceError(404, "NotFound", `Entity ${name} not found`);
 }
 
@@ -75,13 +75,13 @@ function bool(value: string | null): boolean {
 }
 
 /** If-None-Match on a GET: 304 with no body when the etag matches (or `*`). */
-function notModified(req: AzureRequest, etag: string): boolean {
+export function notModified(req: AzureRequest, etag: string): boolean {
   const header = req.headers["if-none-match"];
   return typeof header === "string" && (header === "*" || header.replace(/"/g, "") === etag.replace(/"/g, ""));
 }
 
 /** If-Match on a PUT: 412 unless it matches the current etag (or `*`). */
-function checkIfMatch(req: AzureRequest, current: string | undefined): void {
+export function checkIfMatch(req: AzureRequest, current: string | undefined): void {
   const header = req.headers["if-match"];
   if (typeof header !== "string" || header === "*") return;
   if (!current || header.replace(/"/g, "") !== current.replace(/"/g, "")) {

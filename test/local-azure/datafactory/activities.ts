@@ -5,9 +5,9 @@
  * through the replaceable `CustomActivityRunner`, the hook through which a
  * run can execute the command on a Batch node instead of simulating it.
  */
-import { randomUUID } from "node:crypto";
 import type { SimClock } from "../clock";
 import { customActivityOutput } from "./custom-output";
+import type { ExpressionContext } from "./expressions";
 import type { ActivityDefinition, ActivityRunRecord, FactoryEntity, Json, JsonObject, PipelineRunRecord } from "./types";
 
 export interface ScriptedError {
@@ -44,10 +44,12 @@ export interface ActivityContext {
   activityRun: ActivityRunRecord;
   /** The activity's typeProperties with expressions evaluated. */
   typeProperties: JsonObject;
+  /** What the activity's other expressions (dataset reference parameters, ...) are evaluated with. */
+  expressions: ExpressionContext;
   script?: ActivityScript;
   attempt: number;
   clock: SimClock;
-  /** Aborts when the run is cancelled; executors reject with an AbortError. */
+  /** Aborts when the run is cancelled or the attempt times out; executors reject with an AbortError. */
   signal: AbortSignal;
   defaultDurationSeconds: number;
 }
@@ -60,7 +62,7 @@ export interface CustomActivityContext extends ActivityContext {
   staging: { linkedServiceName: string; accountName: string };
   /** resourceLinkedService + folderPath, when set: files copied to the task's working directory. */
   resources?: { linkedServiceName: string; accountName: string; folderPath: string };
-  /** GUID of the Batch task and of its `adfjobs/<taskId>/` folder. */
+  /** GUID of the Batch task and of its `adfjobs/<taskId>/` folder: the activity run id. */
   taskId: string;
   /** `https://<blob endpoint>/<account>/adfjobs/<taskId>/` on the local Blob service. */
   adfJobsUrl: string;
@@ -165,8 +167,4 @@ export function storageAccountOf(typeProperties: JsonObject | undefined): string
   if (fromCs) return fromCs;
   const url = text(typeProperties?.serviceEndpoint) || text(typeProperties?.sasUri);
   return /^https?:\/\/([^./]+)\./i.exec(url)?.[1] ?? "";
-}
-
-export function newTaskId(): string {
-  return randomUUID();
 }

@@ -1,13 +1,13 @@
 /**
- * One activity of a run: its attempts under the activity's retry policy, the
- * evaluation of its typeProperties and userProperties, and what each activity
- * type does (Wait, ExecutePipeline, Custom through the Custom activity
- * runner, Copy and the rest as generic activities).
+ * One activity of a run: its attempts under the activity's retry policy, each
+ * bounded by its policy.timeout (policy.ts), the evaluation of its
+ * typeProperties and userProperties, and what each activity type does (Wait,
+ * ExecutePipeline, Custom through the Custom activity runner, Copy for real
+ * on the local Blob service unless scripted, the rest as generic activities).
  */
 import { randomUUID } from "node:crypto";
 import {
   copyActivityOutput,
-  newTaskId,
   runExecutePipelineActivity,
   runGenericActivity,
   runWaitActivity,
@@ -16,9 +16,13 @@ import {
   type ActivityOutcome,
   type ActivityScript,
 } from "./activities";
+import { runCopyActivity } from "./copy-activity";
 import { evaluateValue, ExpressionError, type ExpressionContext } from "./expressions";
+import { activityTimeoutSeconds, timeoutError } from "./policy";
 import { findLinkedService, type RunEngineOptions } from "./runs";
 import type { ActivityDefinition, ActivityError, ActivityRunRecord, FactoryEntity, JsonObject, PipelineRunRecord } from "./types";
+
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 const emptyError = (target: string): ActivityError => ({ errorCode: "", message: "", failureType: "", target, details: "" });
 
@@ -108,6 +112,13 @@ export class ActivityAttempts {
     run.activityRuns.push(record);
     run.lastUpdated = now;
     let outcome: ActivityOutcome | "Cancelled";
+    // The attempt's own signal: the run's cancellation, or the activity's policy.timeout.
+    const attemptAbort = new AbortController();
+    const onRunAbort = () => attemptAbort.abort();
+    if (signal.aborted) attemptAbort.abort();
+    else signal.addEventListener("abort", onRunAbort, { once: true });
+    let timedOut: string | undefined;
+    let timer: { cancel(): void } | undefined;
     try {
       const exprs = this.expressionContext(factory, run, carried);
       const typeProperties = evaluateValue((activity.typeProperties ?? {}) as JsonObject, exprs) as JsonObject;
@@ -116,23 +127,36 @@ export class ActivityAttempts {
         const v = evaluateValue(p.value, exprs);
         record.userProperties[p.name] = typeof v === "string" ? v : JSON.stringify(v);
       }
+      const timeout = activityTimeoutSeconds(evaluateValue(activity.policy?.timeout, exprs));
+      if ("error" in timeout) throw new ExpressionError(timeout.error);
+      // A Node timer holds at most about 24.8 days; a longer timeout (real time scale) can never be reached here.
+      if (clock.ms(timeout.seconds) < MAX_TIMER_MS) {
+        timer = clock.after(timeout.seconds, () => {
+          timedOut = timeout.text;
+          attemptAbort.abort();
+        });
+      }
       const ctx: ActivityContext = {
         factory,
         run,
         activity,
         activityRun: record,
         typeProperties,
+        expressions: exprs,
         script: this.script(run, activity, attempt),
         attempt,
         clock,
-        signal,
+        signal: attemptAbort.signal,
         defaultDurationSeconds: this.options.timings.activitySeconds,
       };
       outcome = await this.execute(ctx);
     } catch (e) {
-      if (isAbort(e)) outcome = "Cancelled";
+      if (isAbort(e)) outcome = timedOut !== undefined && !signal.aborted ? { status: "Failed", output: {}, error: timeoutError(activity.name, timedOut) } : "Cancelled";
       else if (e instanceof ExpressionError) outcome = { status: "Failed", output: {}, error: { errorCode: e.errorCode, message: e.message, failureType: "UserError" } };
       else outcome = { status: "Failed", output: {}, error: { errorCode: "2011", message: e instanceof Error ? e.message : String(e), failureType: "SystemError" } };
+    } finally {
+      timer?.cancel();
+      signal.removeEventListener("abort", onRunAbort);
     }
     const end = clock.now();
     record.activityRunEnd = end;
@@ -160,7 +184,9 @@ export class ActivityAttempts {
       case "Custom":
         return this.runCustom(ctx);
       case "Copy":
-        return runGenericActivity(ctx, copyActivityOutput(ctx.factory.location, ctx.script?.durationSeconds ?? ctx.defaultDurationSeconds));
+        // A test's script simulates the copy; otherwise it copies the blobs for real.
+        if (ctx.script) return runGenericActivity(ctx, copyActivityOutput(ctx.factory.location, ctx.script.durationSeconds ?? ctx.defaultDurationSeconds));
+        return runCopyActivity(ctx, { blobBaseUrl: this.options.blobBaseUrl() });
       default:
         return runGenericActivity(ctx);
     }
@@ -176,7 +202,8 @@ export class ActivityAttempts {
     const stagingAccount = storageAccountOf(stagingLs?.properties.typeProperties);
     const resourceName = ((tp.resourceLinkedService ?? {}) as JsonObject).referenceName as string | undefined;
     const resourceLs = resourceName ? findLinkedService(ctx.factory, resourceName) : undefined;
-    const taskId = newTaskId();
+    // The Batch task (and its adfjobs/<id>/ folder) is named by the activity run id.
+    const taskId = ctx.activityRun.activityRunId;
     const poolName = String(bt.poolName ?? "");
     return this.options.customActivityRunner()({
       ...ctx,

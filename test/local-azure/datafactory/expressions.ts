@@ -6,6 +6,7 @@
  * interpolates and always yields a string; `@@` escapes a leading `@`; any
  * other `@` in the middle of a string is literal text.
  */
+import { callExtraFunction } from "./expression-functions";
 import type { Json, JsonObject } from "./types";
 
 /** ADF reports evaluation failures as activity errors with this code. */
@@ -18,6 +19,8 @@ export interface ExpressionContext {
   pipeline: JsonObject;
   /** Looks up `activity('name')`; undefined when that activity has not run. */
   activity(name: string): JsonObject | undefined;
+  /** The object `dataset()` returns: the dataset's parameters, only while a dataset's own properties are evaluated. */
+  dataset?: JsonObject;
 }
 
 /** Evaluates every expression inside a JSON value (strings and `{value, type: "Expression"}` objects). */
@@ -99,7 +102,7 @@ function tokenize(source: string): Token[] {
         value += source[i++];
       }
       tokens.push({ kind: "string", text: value });
-    } else if (/[0-9-]/.test(c) && /[0-9]/.test(source[i + 1] ?? c)) {
+    } else if (/[0-9]/.test(c) || (c === "-" && /[0-9]/.test(source[i + 1] ?? ""))) {
       const m = /^-?\d+(\.\d+)?/.exec(source.slice(i))!;
       tokens.push({ kind: "number", text: m[0] });
       i += m[0].length;
@@ -289,8 +292,17 @@ function callFunction(name: string, args: Json[], ctx: ExpressionContext, source
       return Array.isArray(args[0]) || typeof args[0] === "string" ? args[0].length : Object.keys(args[0] ?? {}).length;
     case "utcnow":
       return new Date().toISOString();
-    default:
+    case "dataset":
+      arity(0);
+      if (!ctx.dataset) throw new ExpressionError(`The template function 'dataset' is not defined or not valid: dataset() is only available in a dataset's properties. Expression: '${source}'.`);
+      return ctx.dataset;
+    default: {
+      const extra = callExtraFunction(name, args, (message) => {
+        throw new ExpressionError(`${message} Expression: '${source}'.`);
+      });
+      if (extra) return extra.value;
       throw new ExpressionError(`The template function '${name}' is not defined or not valid. Expression: '${source}'.`);
+    }
   }
 }
 

@@ -1,61 +1,64 @@
 /**
- * The release factory the product's DataFactoryRun task drives: a staging
- * step, then the Custom activity that runs the app on the Batch pool.
+ * The release factory the product's DataFactoryRun task drives, as the user's
+ * factory would be: the pipeline and datasets of examples/data-factory (read
+ * from there, so the example and the local Azure cannot drift apart), and the
+ * two linked services that folder's README asks for:
+ * - `StagingStorage`: Azure Blob Storage with an account key (Data Factory
+ *   signs the Custom activity's resource files with it; ARM answers the
+ *   connection string without the key, as ADF does);
+ * - `BatchCompute`: Azure Batch, the seeded account's URL and access key, its
+ *   pool, and `StagingStorage` for the `adfjobs` container.
+ * `npm run demo` deploys examples/data-factory again through ARM, as a user
+ * would; that replaces these definitions with the same ones.
  */
+import * as fs from "node:fs";
+import * as path from "node:path";
 import type { DataFactoryState } from "./state";
-import type { PipelineProperties } from "./types";
+import type { DatasetProperties, PipelineProperties } from "./types";
 
 export interface ReleaseFactorySeed {
   factoryName: string;
   resourceGroup: string;
   location: string;
   storageAccountName: string;
+  storageAccountKey: string;
   batchAccountName: string;
+  batchAccountKey: string;
   poolName: string;
 }
 
 export const RELEASE_PIPELINE = "run-batch-app";
 
-/**
- * Note on `command`: per ADF's expression rules only a string starting with
- * `@`, or `@{…}` inside one, is evaluated; the bare `@pipeline().RunId` in the
- * middle of this command therefore reaches the node as literal text, as it
- * would in ADF (`@{pipeline().RunId}` interpolates).
- */
+/** examples/data-factory in this repository (ADF's Git layout: pipeline/, dataset/). */
+export const EXAMPLE_FACTORY_DIR = path.resolve(__dirname, "..", "..", "..", "examples", "data-factory");
+
+interface ExampleEntity<P> {
+  name: string;
+  properties: P;
+}
+
+function readEntities<P>(folder: string): ExampleEntity<P>[] {
+  const dir = path.join(EXAMPLE_FACTORY_DIR, folder);
+  return fs
+    .readdirSync(dir)
+    .filter((f) => f.endsWith(".json"))
+    .sort()
+    .map((f) => JSON.parse(fs.readFileSync(path.join(dir, f), "utf8")) as ExampleEntity<P>);
+}
+
+export function exampleDatasets(): ExampleEntity<DatasetProperties>[] {
+  return readEntities<DatasetProperties>("dataset");
+}
+
+export function examplePipelines(): ExampleEntity<PipelineProperties>[] {
+  return readEntities<PipelineProperties>("pipeline");
+}
+
+/** The example's release pipeline (run-batch-app): Copy StageInput, then Custom RunApp. */
 export function releasePipeline(): PipelineProperties {
-  return {
-    description: "Stages the input, then runs the released app on the Batch pool.",
-    parameters: {
-      inputPath: { type: "String", defaultValue: "input/current" },
-      // No default: createRun must pass it.
-      retries: { type: "Int" },
-    },
-    activities: [
-      {
-        name: "StageInput",
-        type: "Wait",
-        dependsOn: [],
-        userProperties: [],
-        typeProperties: { waitTimeInSeconds: 2 },
-      },
-      {
-        name: "RunApp",
-        type: "Custom",
-        dependsOn: [{ activity: "StageInput", dependencyConditions: ["Succeeded"] }],
-        policy: { timeout: "0.12:00:00", retry: 0, retryIntervalInSeconds: 30, secureOutput: false, secureInput: false },
-        userProperties: [],
-        linkedServiceName: { referenceName: "BatchCompute", type: "LinkedServiceReference" },
-        typeProperties: {
-          command: `/bin/sh -c 'python3 app.py "@pipeline().RunId"'`,
-          resourceLinkedService: { referenceName: "StagingStorage", type: "LinkedServiceReference" },
-          folderPath: "app/current",
-          referenceObjects: { linkedServices: [], datasets: [] },
-          extendedProperties: { inputPath: { value: "@pipeline().parameters.inputPath", type: "Expression" } },
-        },
-      },
-    ],
-    annotations: [],
-  };
+  const found = examplePipelines().find((p) => p.name === RELEASE_PIPELINE);
+  if (!found) throw new Error(`examples/data-factory has no pipeline '${RELEASE_PIPELINE}'.`);
+  return found.properties;
 }
 
 export function seedReleaseFactory(state: DataFactoryState, seed: ReleaseFactorySeed): void {
@@ -64,9 +67,7 @@ export function seedReleaseFactory(state: DataFactoryState, seed: ReleaseFactory
     type: "AzureBlobStorage",
     annotations: [],
     typeProperties: {
-      // ADF returns the connection string without the key; the key lives in encryptedCredential.
-      connectionString: `DefaultEndpointsProtocol=https;AccountName=${seed.storageAccountName};EndpointSuffix=core.windows.net;`,
-      encryptedCredential: Buffer.from(JSON.stringify({ Version: "2017-11-30", ProtectionMode: "Key", SecretContentType: "Plaintext" })).toString("base64"),
+      connectionString: `DefaultEndpointsProtocol=https;AccountName=${seed.storageAccountName};AccountKey=${seed.storageAccountKey};EndpointSuffix=core.windows.net`,
     },
   });
   state.putLinkedService(seed.factoryName, "BatchCompute", {
@@ -77,8 +78,9 @@ export function seedReleaseFactory(state: DataFactoryState, seed: ReleaseFactory
       batchUri: `https://${seed.batchAccountName}.${seed.location}.batch.azure.com`,
       poolName: seed.poolName,
       linkedServiceName: { referenceName: "StagingStorage", type: "LinkedServiceReference" },
-      accessKey: { type: "SecureString", value: "**********" },
+      accessKey: { type: "SecureString", value: seed.batchAccountKey },
     },
   });
-  state.putPipeline(seed.factoryName, RELEASE_PIPELINE, releasePipeline());
+  for (const d of exampleDatasets()) state.putDataset(seed.factoryName, d.name, d.properties);
+  for (const p of examplePipelines()) state.putPipeline(seed.factoryName, p.name, p.properties);
 }

@@ -5,11 +5,13 @@
  */
 import { randomBytes, randomUUID } from "node:crypto";
 import { ServiceError } from "../http";
-import { simulatedCustomActivityRunner, type ActivityScriptSource, type CustomActivityRunner } from "./activities";
+import type { ActivityScriptSource, CustomActivityRunner } from "./activities";
+import { dispatchingCustomActivityRunner, type CustomActivityBridge } from "./custom-dispatch";
+import { findDataset, validateDataset } from "./datasets";
 import { SimClock } from "../clock";
 import { effectiveParameters, findPipeline, manualInvoker, RunEngine, type RunTimings } from "./runs";
 import { validatePipeline, validateRunParameters } from "./validation";
-import type { FactoryEntity, Json, LinkedServiceProperties, PipelineProperties, PipelineRunRecord } from "./types";
+import type { DatasetProperties, FactoryEntity, Json, LinkedServiceProperties, PipelineProperties, PipelineRunRecord } from "./types";
 
 export interface DataFactoryStateOptions {
   tenantId: string;
@@ -37,15 +39,20 @@ export class DataFactoryState {
   /** Page size of queryPipelineRuns and queryActivityruns (tests lower it to page). */
   pageSize = 100;
   /**
-   * Runs Custom activities. The default simulates them (honouring scripts);
-   * replace it to run the command on a Batch node.
+   * Runs Custom activities on the local Batch (see `customActivityBridge`)
+   * when their Batch linked service points at it, else simulates them; a
+   * scripted activity is always simulated. Tests may replace it.
    */
-  customActivityRunner: CustomActivityRunner = simulatedCustomActivityRunner;
+  customActivityRunner: CustomActivityRunner;
+  /** Runs a Custom activity as a Batch task; set by the local Azure, which owns Batch. */
+  customActivityBridge?: CustomActivityBridge;
+  private readonly defaultCustomActivityRunner: CustomActivityRunner = dispatchingCustomActivityRunner(() => this.customActivityBridge);
   private readonly scripts = new Map<string, ActivityScriptSource>();
 
   constructor(private readonly options: DataFactoryStateOptions) {
     if (!options.clock) this.ownClock = new SimClock(options.msPerSimulatedSecond ?? 20);
     this.clock = options.clock ?? this.ownClock!;
+    this.customActivityRunner = this.defaultCustomActivityRunner;
     this.engine = new RunEngine({
       clock: this.clock,
       timings: this.timings,
@@ -66,6 +73,7 @@ export class DataFactoryState {
       identity: { principalId: randomUUID(), tenantId: this.options.tenantId },
       pipelines: new Map(),
       linkedServices: new Map(),
+      datasets: new Map(),
     };
     this.factories.set(spec.name, factory);
     return factory;
@@ -86,6 +94,15 @@ export class DataFactoryState {
   /** Adds or replaces a linked service (stored as given). */
   putLinkedService(factoryName: string, name: string, properties: LinkedServiceProperties): void {
     this.requireFactory(factoryName).linkedServices.set(name, { name, etag: newEtag(), properties });
+  }
+
+  /** Adds or replaces a dataset, with the same checks as a PUT. */
+  putDataset(factoryName: string, name: string, properties: DatasetProperties): void {
+    const f = this.requireFactory(factoryName);
+    validateDataset(f, name, properties);
+    const existing = findDataset(f, name);
+    if (existing) f.datasets.delete(existing.name);
+    f.datasets.set(name, { name, etag: newEtag(), properties });
   }
 
   /** Adds or replaces a pipeline, with the same checks as a PUT. */
@@ -130,10 +147,10 @@ export class DataFactoryState {
     return this.engine.whenFinished(runId);
   }
 
-  /** Puts back what tests change: scripts, the Custom runner and the page size. */
+  /** Puts back what tests change: scripts, the Custom runner (the bridge stays), timings and the page size. */
   reset(): void {
     this.clearScripts();
-    this.customActivityRunner = simulatedCustomActivityRunner;
+    this.customActivityRunner = this.defaultCustomActivityRunner;
     this.pageSize = 100;
     Object.assign(this.timings, DEFAULT_TIMINGS);
   }

@@ -71,6 +71,22 @@ export interface LinkedServiceEntity {
   properties: LinkedServiceProperties;
 }
 
+/** A dataset's properties as PUT: `type`, `linkedServiceName`, `typeProperties`, `parameters`, ... */
+export interface DatasetProperties {
+  type: string;
+  linkedServiceName: ReferenceJson;
+  typeProperties?: JsonObject;
+  parameters?: Record<string, ParameterSpecification>;
+  description?: string;
+  [key: string]: unknown;
+}
+
+export interface DatasetEntity {
+  name: string;
+  etag: string;
+  properties: DatasetProperties;
+}
+
 export interface FactoryEntity {
   name: string;
   resourceGroup: string;
@@ -82,6 +98,7 @@ export interface FactoryEntity {
   identity: { principalId: string; tenantId: string };
   pipelines: Map<string, PipelineEntity>;
   linkedServices: Map<string, LinkedServiceEntity>;
+  datasets: Map<string, DatasetEntity>;
 }
 
 export type PipelineRunStatus = "Queued" | "InProgress" | "Succeeded" | "Failed" | "Canceling" | "Cancelled";

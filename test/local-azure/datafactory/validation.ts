@@ -6,6 +6,7 @@
  * parameter messages on createRun are unconfirmed (close to ADF's style).
  */
 import { ServiceError } from "../http";
+import { findDataset } from "./datasets";
 import { referencedParameters } from "./expressions";
 import { findLinkedService, findPipeline } from "./runs";
 import type { FactoryEntity, Json, PipelineEntity, PipelineProperties } from "./types";
@@ -34,6 +35,12 @@ export function validatePipeline(factory: FactoryEntity, name: string, propertie
     const refs = [a.linkedServiceName?.referenceName, (a.typeProperties?.resourceLinkedService as { referenceName?: string } | undefined)?.referenceName];
     for (const ref of refs) {
       if (ref !== undefined && !findLinkedService(factory, ref)) throw badRequest(`The document creation or update failed because of invalid reference '${ref}'.`);
+    }
+    for (const key of ["inputs", "outputs"] as const) {
+      const list = a[key];
+      for (const d of Array.isArray(list) ? (list as { referenceName?: string }[]) : []) {
+        if (typeof d?.referenceName !== "string" || !findDataset(factory, d.referenceName)) throw badRequest(`The document creation or update failed because of invalid reference '${d?.referenceName ?? ""}'.`);
+      }
     }
     if (a.type === "ExecutePipeline") {
       const ref = (a.typeProperties?.pipeline as { referenceName?: string } | undefined)?.referenceName;
