@@ -1,10 +1,10 @@
 /**
- * Finds an ARM resource that a task input names, by name (searched in the
- * connection's subscription) or by full resource id, with errors that say
- * what the connection can see and which role is missing.
+ * Finds an ARM resource by name (searched in the connection's subscription)
+ * or by full resource id. Failures are typed: NotFoundError says what the
+ * connection can see, NotAuthorizedError which role or action is missing;
+ * the task entry maps them to its input (see rethrowForInput).
  */
-import { describeError, errorStatus, TaskError } from "./errors";
-import type { InputReader } from "./inputs";
+import { errorStatus, NotAuthorizedError, NotFoundError } from "./errors";
 import type { AzureSession } from "./session";
 
 export interface ArmResourceLookup<T extends { id?: string; name?: string }> {
@@ -12,6 +12,8 @@ export interface ArmResourceLookup<T extends { id?: string; name?: string }> {
   kind: string;
   /** Matches a resource id; group 1 is the resource group, group 2 the name. */
   idPattern: RegExp;
+  /** The action that reading it needs, e.g. Microsoft.Batch/batchAccounts/read. */
+  readAction: string;
   get(resourceGroup: string, name: string): Promise<T>;
   list(): AsyncIterable<T>;
 }
@@ -23,39 +25,37 @@ export interface FoundArmResource<T> {
   id: string;
 }
 
-export async function findArmResource<T extends { id?: string; name?: string }>(
-  session: AzureSession,
-  reader: InputReader,
-  inputName: string,
-  nameOrId: string,
-  lookup: ArmResourceLookup<T>,
-): Promise<FoundArmResource<T>> {
+export async function findArmResource<T extends { id?: string; name?: string }>(session: AzureSession, nameOrId: string, lookup: ArmResourceLookup<T>): Promise<FoundArmResource<T>> {
   const byId = lookup.idPattern.exec(nameOrId);
+  const subscription = `subscription '${session.connection.subscriptionName ?? session.connection.subscriptionId}'`;
   let resource: T | undefined;
   try {
     if (byId) {
-      resource = await lookup.get(byId[1], byId[2]);
+      resource = await lookup.get(byId[1] ?? "", byId[2] ?? "");
     } else {
       const seen: string[] = [];
       for await (const candidate of lookup.list()) {
-        seen.push(candidate.name ?? "");
         if (candidate.name?.toLowerCase() === nameOrId.toLowerCase()) {
           resource = candidate;
           break;
         }
+        seen.push(candidate.name ?? "");
       }
       if (!resource) {
-        reader.fail(
-          inputName,
-          `no ${lookup.kind} named '${nameOrId}' in subscription '${session.connection.subscriptionName ?? session.connection.subscriptionId}'.` +
-            (seen.length ? ` The service connection can see: ${seen.slice(0, 20).join(", ")}.` : ` The service connection sees no ${lookup.kind}s there; it needs at least the Reader role.`),
-        );
+        throw new NotFoundError({ kind: lookup.kind, name: nameOrId, where: subscription, visible: seen, whenNoneVisible: "it needs at least the Reader role" });
       }
     }
   } catch (e) {
-    if (errorStatus(e) === 404) reader.fail(inputName, `${lookup.kind} '${nameOrId}' was not found (${describeError(e)}).`);
+    if (e instanceof NotFoundError) throw e;
+    if (errorStatus(e) === 404) throw new NotFoundError({ kind: lookup.kind, name: nameOrId, byId: byId !== null, cause: e });
     if (errorStatus(e) === 403) {
-      throw new TaskError("AuthorizationFailed", `The service connection may not read ${lookup.kind} '${nameOrId}': ${describeError(e)}. Grant it the Reader role on it (or its resource group).`);
+      throw new NotAuthorizedError({
+        operation: `read ${lookup.kind} '${nameOrId}'`,
+        role: "Reader",
+        action: lookup.readAction,
+        scope: "on it (or its resource group)",
+        cause: e,
+      });
     }
     throw e;
   }

@@ -3,12 +3,13 @@
  * the connection's subscription), the management client, and a data-plane
  * client signed in with Entra ID (Batch's own audience) or the account key.
  */
-import { BatchManagementClient, type BatchAccount } from "@azure/arm-batch";
+import type { BatchAccount } from "@azure/arm-batch";
 import { BatchServiceClient, BatchSharedKeyCredentials } from "@azure/batch";
-import { AzureIdentityCredentialAdapter } from "@azure/ms-rest-js";
-import { describeError, errorStatus, TaskError } from "./errors";
+import { AzureIdentityCredentialAdapter, type ServiceClientOptions } from "@azure/ms-rest-js";
+import { batchManagementClient } from "./clients";
+import { retryRequestPolicyFactory, type RetryOptions } from "./retry";
+import { errorStatus, NotAuthorizedError, TaskError } from "./errors";
 import { findArmResource } from "./arm-resources";
-import type { InputReader } from "./inputs";
 import type { AzureSession } from "./session";
 
 export interface ResolvedBatchAccount {
@@ -21,21 +22,26 @@ export interface ResolvedBatchAccount {
 
 export type BatchAuth = "entra" | "sharedKey";
 
-export function batchManagementClient(session: AzureSession): BatchManagementClient {
-  const cloud = session.connection.cloud;
-  return new BatchManagementClient(session.credential, session.connection.subscriptionId, {
-    endpoint: cloud.resourceManagerUrl,
-    credentialScopes: [cloud.resourceManagerScope],
-  });
+export { batchManagementClient };
+
+/** ms-rest-js's three retry policies off, the runtime's one on, innermost (it sees the raw answers). */
+function dataPlaneOptions(retry: RetryOptions | undefined): ServiceClientOptions {
+  return { noRetryPolicy: true, requestPolicyFactories: (defaults) => [...defaults, retryRequestPolicyFactory(retry)] };
 }
 
 const RESOURCE_ID = /^\/subscriptions\/[^/]+\/resourceGroups\/([^/]+)\/providers\/Microsoft\.Batch\/batchAccounts\/([^/]+)$/i;
 
-export async function resolveBatchAccount(session: AzureSession, reader: InputReader, inputName: string, nameOrId: string): Promise<ResolvedBatchAccount> {
+/**
+ * Finds a Batch account by name (or full resource id) in the connection's
+ * subscription. Throws NotFoundError (with the accounts the connection can
+ * see) or NotAuthorizedError (with the role to grant).
+ */
+export async function resolveBatchAccount(session: AzureSession, nameOrId: string): Promise<ResolvedBatchAccount> {
   const client = batchManagementClient(session);
-  const found = await findArmResource<BatchAccount>(session, reader, inputName, nameOrId, {
+  const found = await findArmResource<BatchAccount>(session, nameOrId, {
     kind: "Batch account",
     idPattern: RESOURCE_ID,
+    readAction: "Microsoft.Batch/batchAccounts/read",
     get: (rg, name) => client.batchAccountOperations.get(rg, name),
     list: () => client.batchAccountOperations.list(),
   });
@@ -44,21 +50,28 @@ export async function resolveBatchAccount(session: AzureSession, reader: InputRe
   return { name: found.name, resourceGroup: found.resourceGroup, id: found.id, url: `https://${endpoint}` };
 }
 
-export async function batchServiceClient(session: AzureSession, account: ResolvedBatchAccount, auth: BatchAuth): Promise<BatchServiceClient> {
+export async function batchServiceClient(session: AzureSession, account: ResolvedBatchAccount, auth: BatchAuth, options: { retry?: RetryOptions } = {}): Promise<BatchServiceClient> {
   if (auth === "sharedKey") {
     let key: string | undefined;
     try {
       key = (await batchManagementClient(session).batchAccountOperations.getKeys(account.resourceGroup, account.name)).primary;
     } catch (e) {
       if (errorStatus(e) === 403) {
-        throw new TaskError("AuthorizationFailed", `The service connection may not read the keys of Batch account '${account.name}': ${describeError(e)}. Grant it Contributor on the account, or use Entra ID.`);
+        throw new NotAuthorizedError({
+          operation: `read the keys of Batch account '${account.name}'`,
+          role: "Contributor",
+          action: "Microsoft.Batch/batchAccounts/listKeys/action",
+          scope: "on the account",
+          alternative: "or use Entra ID",
+          cause: e,
+        });
       }
       throw e;
     }
     if (!key) throw new TaskError("NoAccountKey", `Batch account '${account.name}' returned no key (shared key access may be disabled). Use Entra ID.`);
     session.setSecret(key);
-    return new BatchServiceClient(new BatchSharedKeyCredentials(account.name, key), account.url);
+    return new BatchServiceClient(new BatchSharedKeyCredentials(account.name, key), account.url, dataPlaneOptions(options.retry));
   }
   // @azure/batch asks a TokenCredential for the ARM scope unless told Batch's own.
-  return new BatchServiceClient(new AzureIdentityCredentialAdapter(session.credential, session.connection.cloud.batchScope), account.url);
+  return new BatchServiceClient(new AzureIdentityCredentialAdapter(session.credential, session.connection.cloud.batchScope), account.url, dataPlaneOptions(options.retry));
 }

@@ -8,7 +8,6 @@
 import * as crypto from "node:crypto";
 import type { ContainerClient } from "@azure/storage-blob";
 import { errorCode, errorStatus, TaskError } from "./errors";
-import { retryThrottled } from "./retry";
 
 /** Lock blobs end in this; a sync never uploads over or deletes them. */
 export const LOCK_BLOB_SUFFIX = ".blobcopy-lock";
@@ -54,12 +53,11 @@ export async function acquireBlobLock(
   const blob = container.getBlockBlobClient(name);
   const leaseSeconds = options.leaseSeconds ?? LOCK_LEASE_SECONDS;
   const lease = blob.getBlobLeaseClient(crypto.randomUUID());
-  const retry = <T>(op: () => Promise<T>) => retryThrottled(op, { signal: options.signal });
   const where = `'${container.containerName}/${name}'`;
 
   for (let attempt = 0; ; attempt++) {
     try {
-      await retry(() => lease.acquireLease(leaseSeconds, { abortSignal: options.signal }));
+      await lease.acquireLease(leaseSeconds, { abortSignal: options.signal });
       break;
     } catch (e) {
       if (errorStatus(e) === 404 && errorCode(e) === "ContainerNotFound" && options.onContainerMissing && attempt < 3) {
@@ -68,7 +66,7 @@ export async function acquireBlobLock(
       }
       if (errorStatus(e) === 404 && attempt < 3) {
         // First run on this prefix: create the (empty) lock blob; a concurrent creator wins just as well.
-        await retry(() => blob.upload("", 0, { conditions: { ifNoneMatch: "*" }, abortSignal: options.signal })).catch((ce: unknown) => {
+        await blob.upload("", 0, { conditions: { ifNoneMatch: "*" }, abortSignal: options.signal }).catch((ce: unknown) => {
           if (errorStatus(ce) !== 409 && errorStatus(ce) !== 412) throw ce;
         });
         continue;
@@ -88,9 +86,7 @@ export async function acquireBlobLock(
   }
 
   const leaseId = lease.leaseId;
-  await retry(() =>
-    blob.setMetadata({ [HOLDER_KEY]: encodeURIComponent(holder.description), [SINCE_KEY]: new Date().toISOString() }, { conditions: { leaseId }, abortSignal: options.signal }),
-  );
+  await blob.setMetadata({ [HOLDER_KEY]: encodeURIComponent(holder.description), [SINCE_KEY]: new Date().toISOString() }, { conditions: { leaseId }, abortSignal: options.signal });
   const lost = new AbortController();
   const renew = setInterval(
     () => {

@@ -3,12 +3,14 @@
  * actually sent: a file is read once, each block hashed as it goes out, so a
  * file that changes during its upload still gets an MD5 that matches the blob.
  * Takes any BlockBlobClient: one from a service client (Entra, account key,
- * SAS) or one opened from a bare URL that carries its own SAS.
+ * SAS) or one opened from a bare URL that carries its own SAS. Retries are
+ * the client's pipeline's: open it with the runtime's (openBlobAccess,
+ * blobPipeline, or blockBlobClientFromUrl for a bare URL), which honours
+ * Retry-After on throttling and backs off on transient failures.
  */
 import * as crypto from "node:crypto";
 import * as fs from "node:fs";
 import type { BlockBlobClient } from "@azure/storage-blob";
-import { retryThrottled } from "./retry";
 import { errorStatus } from "./errors";
 import { md5Of, md5OfFile } from "./blob-md5";
 
@@ -39,15 +41,11 @@ function blockId(prefix: string, index: number): string {
 }
 
 async function putWhole(blob: BlockBlobClient, content: Buffer, md5: Buffer, options: Md5UploadOptions): Promise<void> {
-  await retryThrottled(
-    () =>
-      blob.upload(content, content.length, {
-        abortSignal: options.signal,
-        blobHTTPHeaders: { blobContentMD5: md5, blobContentType: options.contentType },
-        metadata: options.metadata,
-      }),
-    { signal: options.signal },
-  );
+  await blob.upload(content, content.length, {
+    abortSignal: options.signal,
+    blobHTTPHeaders: { blobContentMD5: md5, blobContentType: options.contentType },
+    metadata: options.metadata,
+  });
   options.onBytes?.(content.length);
 }
 
@@ -67,7 +65,8 @@ async function putBlocks(blob: BlockBlobClient, readBlock: (index: number) => Pr
     bytes += block.length;
     const id = blockId(prefix, index);
     ids.push(id);
-    const staged: Promise<void> = retryThrottled(() => blob.stageBlock(id, block, block.length, { abortSignal: options.signal, transactionalContentMD5: md5Of(block) }), { signal: options.signal })
+    const staged: Promise<void> = blob
+      .stageBlock(id, block, block.length, { abortSignal: options.signal, transactionalContentMD5: md5Of(block) })
       .then(() => options.onBytes?.(block.length))
       .catch((error: unknown) => {
         failure ??= { error };
@@ -79,10 +78,7 @@ async function putBlocks(blob: BlockBlobClient, readBlock: (index: number) => Pr
   await Promise.all(inFlight);
   if (failure) throw failure.error;
   const md5 = hash.digest();
-  await retryThrottled(
-    () => blob.commitBlockList(ids, { abortSignal: options.signal, blobHTTPHeaders: { blobContentMD5: md5, blobContentType: options.contentType }, metadata: options.metadata }),
-    { signal: options.signal },
-  );
+  await blob.commitBlockList(ids, { abortSignal: options.signal, blobHTTPHeaders: { blobContentMD5: md5, blobContentType: options.contentType }, metadata: options.metadata });
   return { md5, bytes };
 }
 
@@ -99,20 +95,17 @@ async function putWholeFile(blob: BlockBlobClient, file: string, size: number, k
     const md5 = attempt === 0 && knownMd5 ? knownMd5 : await md5OfFile(file, undefined, options.signal);
     let sent: crypto.Hash | undefined;
     try {
-      await retryThrottled(
-        () =>
-          blob.upload(
-            () => {
-              const hash = crypto.createHash("md5");
-              sent = hash;
-              const stream = fs.createReadStream(file, { highWaterMark: 256 * 1024, end: Math.max(0, stats.size - 1), signal: options.signal });
-              stream.on("data", (chunk) => hash.update(chunk as Buffer));
-              return stream;
-            },
-            stats.size,
-            { abortSignal: options.signal, blobHTTPHeaders: { blobContentMD5: md5, blobContentType: options.contentType }, metadata: options.metadata },
-          ),
-        { signal: options.signal },
+      await blob.upload(
+        // A factory: the retry policy sends it again from the start.
+        () => {
+          const hash = crypto.createHash("md5");
+          sent = hash;
+          const stream = fs.createReadStream(file, { highWaterMark: 256 * 1024, end: Math.max(0, stats.size - 1), signal: options.signal });
+          stream.on("data", (chunk) => hash.update(chunk as Buffer));
+          return stream;
+        },
+        stats.size,
+        { abortSignal: options.signal, blobHTTPHeaders: { blobContentMD5: md5, blobContentType: options.contentType }, metadata: options.metadata },
       );
     } catch (e) {
       // The service may check the header against the body (400 Md5Mismatch) and store nothing: if the file changed since it was hashed, hash and send it again.

@@ -17,17 +17,19 @@ export interface CloudEndpoints {
   storageSuffix: string;
 }
 
-const KNOWN: Record<string, CloudEndpoints> = {
-  azurecloud: {
-    name: "AzureCloud",
-    resourceManagerUrl: "https://management.azure.com/",
-    authorityHost: "https://login.microsoftonline.com",
-    resourceManagerScope: "https://management.azure.com/.default",
-    // Batch's resource id ends with a slash; the scope keeps it (two slashes).
-    batchScope: "https://batch.core.windows.net//.default",
-    storageScope: "https://storage.azure.com/.default",
-    storageSuffix: "core.windows.net",
-  },
+const AZURE_CLOUD: CloudEndpoints = {
+  name: "AzureCloud",
+  resourceManagerUrl: "https://management.azure.com/",
+  authorityHost: "https://login.microsoftonline.com",
+  resourceManagerScope: "https://management.azure.com/.default",
+  // Batch's resource id ends with a slash; the scope keeps it (two slashes).
+  batchScope: "https://batch.core.windows.net//.default",
+  storageScope: "https://storage.azure.com/.default",
+  storageSuffix: "core.windows.net",
+};
+
+const KNOWN: Partial<Record<string, CloudEndpoints>> = {
+  azurecloud: AZURE_CLOUD,
   azureusgovernment: {
     name: "AzureUSGovernment",
     resourceManagerUrl: "https://management.usgovcloudapi.net/",
@@ -48,7 +50,7 @@ const KNOWN: Record<string, CloudEndpoints> = {
   },
 };
 
-export const KNOWN_CLOUDS = Object.values(KNOWN).map((c) => c.name);
+export const KNOWN_CLOUDS = Object.values(KNOWN).flatMap((c) => (c ? [c.name] : []));
 
 export interface CloudOverrides {
   environment?: string;
@@ -65,7 +67,7 @@ const withoutSlash = (url: string) => url.replace(/\/+$/, "");
 
 /** The endpoints for a connection: its cloud's defaults, overridden by the connection's own URLs. */
 export function resolveCloud(overrides: CloudOverrides): CloudEndpoints {
-  const base = KNOWN[(overrides.environment ?? "AzureCloud").toLowerCase()] ?? KNOWN.azurecloud;
+  const base = KNOWN[(overrides.environment ?? "AzureCloud").toLowerCase()] ?? AZURE_CLOUD;
   const resourceManagerUrl = overrides.resourceManagerUrl ? withSlash(overrides.resourceManagerUrl) : base.resourceManagerUrl;
   const custom = KNOWN[(overrides.environment ?? "").toLowerCase()] === undefined && overrides.environment !== undefined;
   let resourceManagerScope = base.resourceManagerScope;
@@ -75,7 +77,7 @@ export function resolveCloud(overrides: CloudOverrides): CloudEndpoints {
   }
   return {
     ...base,
-    name: custom ? overrides.environment! : base.name,
+    name: custom && overrides.environment !== undefined ? overrides.environment : base.name,
     resourceManagerUrl,
     authorityHost: overrides.authorityHost ? withoutSlash(overrides.authorityHost) : base.authorityHost,
     resourceManagerScope,

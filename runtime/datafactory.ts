@@ -1,13 +1,5 @@
 /**
- * Azure Data Factory's management client for the connection's cloud.
+ * Azure Data Factory's management client for the connection's cloud (built
+ * by runtime/clients.ts, which builds every management client).
  */
-import { DataFactoryManagementClient } from "@azure/arm-datafactory";
-import type { AzureSession } from "./session";
-
-export function dataFactoryClient(session: AzureSession): DataFactoryManagementClient {
-  const cloud = session.connection.cloud;
-  return new DataFactoryManagementClient(session.credential, session.connection.subscriptionId, {
-    endpoint: cloud.resourceManagerUrl,
-    credentialScopes: [cloud.resourceManagerScope],
-  });
-}
+export { dataFactoryClient } from "./clients";

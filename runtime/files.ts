@@ -153,11 +153,6 @@ export async function selectFiles(root: string, include: string[], exclude: stri
   };
 }
 
-/** Keeps the original error, so debug output shows it. */
-function withCause<E extends Error>(error: E, cause: unknown): E {
-  return Object.assign(error, { cause });
-}
-
 /**
  * A file system error while reading a source file, as something the user can
  * act on: which file, what happened, what to do. Other errors pass through.
@@ -168,27 +163,23 @@ export function explainFileError(error: unknown, file: Pick<SourceFile, "relativ
   switch (code) {
     case "EACCES":
     case "EPERM":
-      return withCause(
-        new TaskError(
+      return new TaskError(
         "SourceFileUnreadable",
         `Cannot read ${what}: permission denied (${code}). Give the agent's user read access to it, or leave it out with 'exclude'.`,
-        ),
-        error,
+        { cause: error },
       );
     case "ENOENT":
-      return withCause(
-        new TaskError(
+      return new TaskError(
         "SourceFileMissing",
         file.relativePath.includes("\uFFFD")
           ? `Cannot open ${what}: its name is not valid UTF-8 (shown with '\uFFFD'), so it cannot be opened by the name the folder listing gives. Rename the file to a UTF-8 name, or leave it out with 'exclude'.`
           : `Cannot read ${what}: it was deleted or renamed after the folder was listed (ENOENT). Make sure no other step changes the source folder while the copy runs, then run the task again.`,
-        ),
-        error,
+        { cause: error },
       );
     case "EISDIR":
     case "ELOOP":
     case "EIO":
-      return withCause(new TaskError("SourceFileUnreadable", `Cannot read ${what} (${code}: ${(error as Error).message}). Fix or exclude it, then run the task again.`), error);
+      return new TaskError("SourceFileUnreadable", `Cannot read ${what} (${code}: ${(error as Error).message}). Fix or exclude it, then run the task again.`, { cause: error });
     default:
       return error;
   }

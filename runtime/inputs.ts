@@ -4,7 +4,7 @@
  * what would be valid, before anything is sent to Azure.
  */
 import type { Agent } from "./agent";
-import { InputError } from "./errors";
+import { InputError, NotFoundError } from "./errors";
 
 export interface TaskManifest {
   inputs?: { name: string; label: string; defaultValue?: string | boolean; options?: Record<string, string | undefined>; required?: boolean }[];
@@ -22,8 +22,8 @@ export class InputReader {
     return label ? `'${name}' (${label})` : `'${name}'`;
   }
 
-  fail(name: string, message: string): never {
-    throw new InputError(name, `Input ${this.describe(name)}: ${message}`);
+  fail(name: string, message: string, options: { cause?: unknown } = {}): never {
+    throw new InputError(name, `Input ${this.describe(name)}: ${message}`, options);
   }
 
   private raw(name: string): string | undefined {
@@ -82,4 +82,18 @@ export class InputReader {
       .map((l) => l.trim())
       .filter((l) => l !== "" && !l.startsWith("#"));
   }
+}
+
+/**
+ * What a lookup's error means for the input that named the thing: a
+ * NotFoundError becomes an InputError naming the input (the lookup's error
+ * kept as its cause); anything else, a missing role included (the input is
+ * right, the connection lacks a grant), passes through unchanged. For
+ * `.catch`: `resolveBatchAccount(session, name).catch(rethrowForInput(reader, "batchAccount"))`.
+ */
+export function rethrowForInput(reader: Pick<InputReader, "fail">, inputName: string): (error: unknown) => never {
+  return (error: unknown): never => {
+    if (error instanceof NotFoundError) return reader.fail(inputName, error.detail, { cause: error });
+    throw error;
+  };
 }

@@ -5,7 +5,7 @@
  */
 import { taskLibAgent, type Agent } from "./agent";
 import { cancelOnSignals } from "./cancel";
-import { CancelledError, describeError, InputError } from "./errors";
+import { CancelledError, describeError, describeErrorChain, InputError } from "./errors";
 
 export interface TaskContext {
   agent: Agent;
@@ -23,7 +23,8 @@ export async function runTask(main: (context: TaskContext) => Promise<string>, a
     if (cancellation.signal.aborted || error instanceof CancelledError) {
       agent.setFailed(error instanceof CancelledError ? error.message : "The task was cancelled.");
     } else {
-      if (!(error instanceof InputError) && error instanceof Error && error.stack) agent.debug(error.stack);
+      // The whole cause chain (code, status, request id, stack of each) for system.debug; an input error's own stack says nothing.
+      if (!(error instanceof InputError) || error.cause !== undefined) for (const line of describeErrorChain(error)) agent.debug(line);
       agent.setFailed(describeError(error));
     }
   } finally {

@@ -49,5 +49,5 @@ export async function explainSignInError(error: unknown, connection: Pick<AzureC
     const described = /"error_description"\s*:\s*"([^"]*)"/.exec(answer.body)?.[1]?.split("\\r\\n")[0];
     message = `the authority ${authority} does not know tenant '${connection.tenantId}' (HTTP ${answer.status}${described ? `: ${described}` : ""}). Check the connection's tenant id (the Directory (tenant) ID of its app registration) and, for a custom cloud, its authority URL.`;
   }
-  return Object.assign(new TaskError("SignInFailed", `Signing in with service connection '${connection.id}' failed: ${message}`), { cause: error });
+  return new TaskError("SignInFailed", `Signing in with service connection '${connection.id}' failed: ${message}`, { cause: error });
 }

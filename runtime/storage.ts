@@ -4,12 +4,13 @@
  * zone endpoints, a local emulator), then reached with Entra ID, an account key
  * fetched through ARM, or a SAS token.
  */
-import { StorageManagementClient, type StorageAccount } from "@azure/arm-storage";
-import { AnonymousCredential, BlobServiceClient, StorageSharedKeyCredential, type StoragePipelineOptions } from "@azure/storage-blob";
-import { describeError, errorStatus, TaskError } from "./errors";
+import type { StorageAccount } from "@azure/arm-storage";
+import { AnonymousCredential, BlobServiceClient, StorageSharedKeyCredential } from "@azure/storage-blob";
+import { describeError, errorCode, errorStatus, NotAuthorizedError, TaskError } from "./errors";
 import { findArmResource } from "./arm-resources";
+import { blobPipeline, type BlobClientOptions } from "./blob-retry";
+import { storageManagementClient } from "./clients";
 import type { AzureSession } from "./session";
-import type { InputReader } from "./inputs";
 
 export type BlobAuth = { kind: "entra" } | { kind: "accessKey" } | { kind: "sas"; token: string };
 
@@ -30,22 +31,19 @@ export interface BlobAccess {
   auth: BlobAuth["kind"];
 }
 
-function storageClient(session: AzureSession): StorageManagementClient {
-  const cloud = session.connection.cloud;
-  return new StorageManagementClient(session.credential, session.connection.subscriptionId, {
-    endpoint: cloud.resourceManagerUrl,
-    credentials: { scopes: [cloud.resourceManagerScope] },
-  });
-}
-
 const RESOURCE_ID = /^\/subscriptions\/[^/]+\/resourceGroups\/([^/]+)\/providers\/Microsoft\.Storage\/storageAccounts\/([^/]+)$/i;
 
-/** Finds a storage account by name (or full resource id) in the connection's subscription. */
-export async function resolveStorageAccount(session: AzureSession, reader: InputReader, inputName: string, nameOrId: string): Promise<ResolvedStorageAccount> {
-  const client = storageClient(session);
-  const found = await findArmResource<StorageAccount>(session, reader, inputName, nameOrId, {
+/**
+ * Finds a storage account by name (or full resource id) in the connection's
+ * subscription. Throws NotFoundError (with the accounts the connection can
+ * see) or NotAuthorizedError (with the role to grant).
+ */
+export async function resolveStorageAccount(session: AzureSession, nameOrId: string): Promise<ResolvedStorageAccount> {
+  const client = storageManagementClient(session);
+  const found = await findArmResource<StorageAccount>(session, nameOrId, {
     kind: "storage account",
     idPattern: RESOURCE_ID,
+    readAction: "Microsoft.Storage/storageAccounts/read",
     get: (rg, name) => client.storageAccounts.getProperties(rg, name),
     list: () => client.storageAccounts.list(),
   });
@@ -56,17 +54,21 @@ export async function resolveStorageAccount(session: AzureSession, reader: Input
 
 async function listAccountKey(session: AzureSession, account: ResolvedStorageAccount): Promise<string> {
   try {
-    const keys = await storageClient(session).storageAccounts.listKeys(account.resourceGroup, account.name);
+    const keys = await storageManagementClient(session).storageAccounts.listKeys(account.resourceGroup, account.name);
     const key = keys.keys?.find((k) => k.value)?.value;
     if (!key) throw new TaskError("NoAccountKey", `Storage account '${account.name}' returned no keys.`);
     session.setSecret(key);
     return key;
   } catch (e) {
     if (errorStatus(e) === 403) {
-      throw new TaskError(
-        "AuthorizationFailed",
-        `The service connection may not list the keys of storage account '${account.name}': ${describeError(e)}. Grant it a role with Microsoft.Storage/storageAccounts/listKeys/action (for example Storage Account Key Operator Service Role), or use authType 'entra'.`,
-      );
+      throw new NotAuthorizedError({
+        operation: `list the keys of storage account '${account.name}'`,
+        role: "Storage Account Key Operator Service Role",
+        action: "Microsoft.Storage/storageAccounts/listKeys/action",
+        scope: "on the account",
+        alternative: "or use authType 'entra'",
+        cause: e,
+      });
     }
     throw e;
   }
@@ -76,21 +78,21 @@ export async function openBlobAccess(
   session: AzureSession,
   account: ResolvedStorageAccount,
   auth: BlobAuth,
-  pipelineOptions: StoragePipelineOptions = {},
+  options: BlobClientOptions = {},
 ): Promise<BlobAccess> {
   switch (auth.kind) {
     case "entra":
-      return { account, auth: "entra", service: new BlobServiceClient(account.blobEndpoint, session.credential, pipelineOptions) };
+      return { account, auth: "entra", service: new BlobServiceClient(account.blobEndpoint, blobPipeline(session.credential, options)) };
     case "accessKey": {
       const sharedKey = new StorageSharedKeyCredential(account.name, await listAccountKey(session, account));
-      return { account, auth: "accessKey", sharedKey, service: new BlobServiceClient(account.blobEndpoint, sharedKey, pipelineOptions) };
+      return { account, auth: "accessKey", sharedKey, service: new BlobServiceClient(account.blobEndpoint, blobPipeline(sharedKey, options)) };
     }
     case "sas": {
       const token = auth.token.replace(/^\?/, "");
       session.setSecret(token);
       const sig = new URLSearchParams(token).get("sig");
       if (sig) session.setSecret(sig);
-      return { account, auth: "sas", service: new BlobServiceClient(`${account.blobEndpoint}?${token}`, new AnonymousCredential(), pipelineOptions) };
+      return { account, auth: "sas", service: new BlobServiceClient(`${account.blobEndpoint}?${token}`, blobPipeline(new AnonymousCredential(), options)) };
     }
   }
 }
@@ -98,20 +100,27 @@ export async function openBlobAccess(
 /** Turns Blob authorization failures into what to do about them. */
 export function explainBlobError(error: unknown, access: Pick<BlobAccess, "account" | "auth">): unknown {
   const status = errorStatus(error);
-  const code = (error as { code?: string; details?: { errorCode?: string } }).details?.errorCode ?? (error as { code?: string }).code;
+  const code = errorCode(error);
   if (status !== 403) return error;
   const where = `storage account '${access.account.name}'`;
   if (access.auth === "entra" && (code === "AuthorizationPermissionMismatch" || code === "AuthorizationFailure")) {
-    return new TaskError(
-      "AuthorizationFailed",
-      `The service connection's identity has no data access to Blob storage in ${where} (${code}). Grant it the 'Storage Blob Data Contributor' role on the account or the container (role assignments can take a few minutes to apply), or use authType 'accessKey'.`,
-    );
+    return new NotAuthorizedError({
+      operation: `read and write blobs in ${where}`,
+      role: "Storage Blob Data Contributor",
+      scope: "on the account or the container (role assignments can take a few minutes to apply)",
+      alternative: "or use authType 'accessKey'",
+      cause: error,
+    });
   }
   if (code === "KeyBasedAuthenticationNotPermitted") {
-    return new TaskError("AuthorizationFailed", `Shared key access is disabled on ${where}, so '${access.auth}' cannot be used. Use authType 'entra'.`);
+    return new TaskError("AuthorizationFailed", `Shared key access is disabled on ${where}, so '${access.auth}' cannot be used. Use authType 'entra'.`, { cause: error });
   }
   if (access.auth === "sas") {
-    return new TaskError("AuthorizationFailed", `The SAS token was refused by ${where} (${describeError(error)}). Check that it has read, write, list (and delete, for deleteStale) permission and has not expired.`);
+    return new TaskError(
+      "AuthorizationFailed",
+      `The SAS token was refused by ${where} (${describeError(error)}). Check that it has read, write, list (and delete, for deleteStale) permission and has not expired.`,
+      { cause: error },
+    );
   }
   return error;
 }

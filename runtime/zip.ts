@@ -418,7 +418,9 @@ export async function writeZip(inputs: ZipEntryInput[], output: string, options:
   const named = inputs.map((input) => ({ input, name: Buffer.from(input.name, "utf8") }));
   named.sort((a, b) => Buffer.compare(a.name, b.name));
   const entries = named.map((n) => n.input);
-  for (let i = 1; i < entries.length; i++) if (entries[i].name === entries[i - 1].name) throw new ZipError(`Two files would have the same name in the zip: '${entries[i].name}'.`);
+  entries.forEach((entry, i) => {
+    if (i > 0 && entry.name === entries[i - 1]?.name) throw new ZipError(`Two files would have the same name in the zip: '${entry.name}'.`);
+  });
   if (signal?.aborted) throw aborted(signal);
 
   const partial = `${output}.partial`;
@@ -437,13 +439,15 @@ export async function writeZip(inputs: ZipEntryInput[], output: string, options:
   let heldBytes = 0;
   let failed = false;
   const refill = () => {
-    while (!failed && next < entries.length && slots.length < windowEntries) {
+    while (!failed && slots.length < windowEntries) {
       const input = entries[next];
+      const nameBytes = named[next]?.name;
+      if (!input || !nameBytes) break;
       const held = input.size > streamAbove ? 0 : input.size;
       if (slots.length > 0 && heldBytes + held > windowBytes) break;
       next++;
       heldBytes += held;
-      const job = prepare(input, named[next - 1].name, level, streamAbove).catch((error: unknown) => {
+      const job = prepare(input, nameBytes, level, streamAbove).catch((error: unknown) => {
         throw (error as NodeJS.ErrnoException).code === "ENOENT" ? changed(input) : error;
       });
       job.catch(() => undefined);
@@ -476,7 +480,7 @@ export async function writeZip(inputs: ZipEntryInput[], output: string, options:
         heldBytes -= slot.held;
         refill();
       }
-      if (central[central.length - 1].method === METHOD_STORE) stored++;
+      if (central.at(-1)?.method === METHOD_STORE) stored++;
       else deflated++;
       progress.entries++;
       options.onProgress?.({ ...progress });

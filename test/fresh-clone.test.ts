@@ -75,7 +75,7 @@ describe("a fresh clone", function () {
 
     const r = await run(
       process.execPath,
-      [require.resolve("tsx/cli"), "test/run-tests.ts", "--no-config", "--require", "tsx/cjs", "--require", "test/fixture.ts", "--extension", "ts", "--timeout", "60000", "test/local-azure/spec-validate.test.ts", "test/extension/task-manifests.test.ts"],
+      [require.resolve("tsx/cli"), "test/run-tests.ts", "--no-config", "--require", "tsx/cjs", "--require", "test/fixture.ts", "--extension", "ts", "--timeout", "60000", "test/local-azure/tests/spec-validate.test.ts", "test/extension/task-manifests.test.ts"],
       { cwd: clone, env: bareEnv({ SHARED_FETCH: "off" }), timeout: 90_000 },
     );
     const out = r.stdout;

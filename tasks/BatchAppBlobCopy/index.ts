@@ -2,7 +2,7 @@
  * BatchAppBlobCopy@1: reads and checks the inputs, signs in, and syncs the
  * application folder to its container prefix.
  */
-import { InputReader } from "../../runtime/inputs";
+import { InputReader, rethrowForInput } from "../../runtime/inputs";
 import { runTask } from "../../runtime/run";
 import { taskLibAgent } from "../../runtime/agent";
 import { signIn } from "../../runtime/session";
@@ -12,14 +12,12 @@ import { pathSelector, selectFiles } from "../../runtime/files";
 import { encodeBlobPath, nameFiles } from "../../runtime/blob-naming";
 import { acquireBlobLock, lockBlobName, type HeldLock } from "../../runtime/blob-lock";
 import { TaskError } from "../../runtime/errors";
-import { retryThrottled } from "../../runtime/retry";
 import type { ContainerClient } from "@azure/storage-blob";
 import { TransferProgress, formatBytes, formatDuration } from "../../runtime/progress";
 import { publishSummary } from "../../runtime/summary";
 import { readBlobCopyInputs } from "./inputs";
 import { syncFiles } from "./sync";
 import { createReadSas } from "../../runtime/blob-sas";
-import { blobPipelineOptions } from "../../runtime/blob-retry";
 import manifest from "./task.json";
 
 /** The scope Blob storage tokens are asked for (the same in every public and sovereign cloud). */
@@ -44,7 +42,9 @@ void runTask(async ({ agent, signal }) => {
   };
   // Reads only, so they start now and overlap the scan of the source folder: the account's lookup
   // through ARM (and its key), and with Entra the Blob token, which the credential then has cached.
-  const accessLookup = resolveStorageAccount(session, reader, "storageAccount", inputs.storageAccount).then((account) => openBlobAccess(session, account, inputs.auth, blobPipelineOptions()));
+  const accessLookup = resolveStorageAccount(session, inputs.storageAccount)
+    .catch(rethrowForInput(reader, "storageAccount"))
+    .then((account) => openBlobAccess(session, account, inputs.auth));
   accessLookup.catch(() => undefined); // awaited below, once the source folder has been checked
   if (inputs.auth.kind === "entra") session.credential.getToken(BLOB_TOKEN_SCOPE, { abortSignal: signal }).catch(() => undefined);
 
@@ -181,7 +181,7 @@ async function createContainer(container: ContainerClient, auth: string, signal:
       `Container '${container.containerName}' does not exist, and a container SAS cannot create it. Create the container (or check containerName for a typo), or give a SAS whose resource types include containers (srt=sco, permission c).`,
     );
   }
-  await retryThrottled(() => container.createIfNotExists({ abortSignal: signal }), { signal });
+  await container.createIfNotExists({ abortSignal: signal });
 }
 
 /**

@@ -15,7 +15,6 @@ import type { ContainerClient } from "@azure/storage-blob";
 import { explainFileError, type SourceFile } from "../../runtime/files";
 import type { NamedFile } from "../../runtime/blob-naming";
 import { describeError, errorCode, errorStatus, TaskError } from "../../runtime/errors";
-import { retryThrottled } from "../../runtime/retry";
 import { forEachLimited } from "../../runtime/concurrency";
 import { contentMd5Base64, md5Of, md5OfFile } from "../../runtime/blob-md5";
 import { uploadWithMd5 } from "../../runtime/blob-upload";
@@ -119,8 +118,7 @@ export function explainListingError(error: unknown, containerName: string, prefi
 }
 
 export async function syncFiles(container: ContainerClient, files: NamedFile<SourceFile>[], options: SyncOptions, events: SyncEvents = {}): Promise<SyncResult> {
-  const retry = <T>(operation: () => Promise<T>) => retryThrottled(operation, { signal: options.signal });
-  const { containerExists, blobs: existing } = await retry(() => listExistingBlobs(container, options.prefix, options.signal)).catch((e: unknown) => {
+  const { containerExists, blobs: existing } = await listExistingBlobs(container, options.prefix, options.signal).catch((e: unknown) => {
     throw explainListingError(e, container.containerName, options.prefix);
   });
   const wanted = new Set(files.map((f) => f.name));
@@ -133,7 +131,7 @@ export async function syncFiles(container: ContainerClient, files: NamedFile<Sou
         `Check sourceFolder and blobPrefix, or raise maxDeletes if this is intended. First few: ${stale.slice(0, 5).join(", ")}.`,
     );
   if (overCap && !options.dryRun) throw tooManyDeletes();
-  if (!options.dryRun && !containerExists) await retry(() => container.createIfNotExists({ abortSignal: options.signal }));
+  if (!options.dryRun && !containerExists) await container.createIfNotExists({ abortSignal: options.signal });
 
   const result: SyncResult = { uploaded: 0, skipped: 0, deleted: 0, bytesUploaded: 0, uploadedNames: [], deletedNames: [], existingCount: existing.size };
   /** Names this run uploaded or found up to date: never deleted by it. */
@@ -195,7 +193,7 @@ export async function syncFiles(container: ContainerClient, files: NamedFile<Sou
         toDelete,
         options.concurrency,
         async (name) => {
-          await retry(() => container.deleteBlob(options.prefix + name, { deleteSnapshots: "include", abortSignal: options.signal })).catch((e: { statusCode?: number }) => {
+          await container.deleteBlob(options.prefix + name, { deleteSnapshots: "include", abortSignal: options.signal }).catch((e: { statusCode?: number }) => {
             // Already gone (an earlier, interrupted run deleted it): that is the goal.
             if (e.statusCode !== 404) throw explainLeased(e, container.containerName, options.prefix + name, "deleted");
           });

@@ -120,7 +120,9 @@ export interface SemanticVersion {
 export function parseSemver(version: string): SemanticVersion | undefined {
   const match = /^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?$/.exec(version);
   if (!match) return undefined;
-  const [major, minor, patch] = [match[1], match[2], match[3]].map(Number);
+  const major = Number(match[1]);
+  const minor = Number(match[2]);
+  const patch = Number(match[3]);
   if (![major, minor, patch].every(Number.isSafeInteger)) return undefined;
   return { major, minor, patch, prerelease: match[4] ? match[4].split(".") : [] };
 }
@@ -130,8 +132,8 @@ export function compareSemver(a: SemanticVersion, b: SemanticVersion): number {
   for (const key of ["major", "minor", "patch"] as const) if (a[key] !== b[key]) return a[key] - b[key];
   if (!a.prerelease.length || !b.prerelease.length) return b.prerelease.length - a.prerelease.length;
   for (let i = 0; i < Math.min(a.prerelease.length, b.prerelease.length); i++) {
-    const x = a.prerelease[i];
-    const y = b.prerelease[i];
+    const x = a.prerelease[i] ?? "";
+    const y = b.prerelease[i] ?? "";
     if (x === y) continue;
     const xn = /^\d+$/.test(x);
     const yn = /^\d+$/.test(y);

@@ -129,16 +129,17 @@ function isReadOnlyVariable(name: string): boolean {
 
 function editDistance(a: string, b: string): number {
   const row = Array.from({ length: b.length + 1 }, (_, i) => i);
+  const at = (j: number) => row[j] ?? 0;
   for (let i = 1; i <= a.length; i++) {
-    let previous = row[0];
+    let previous = at(0);
     row[0] = i;
     for (let j = 1; j <= b.length; j++) {
-      const saved = row[j];
-      row[j] = Math.min(row[j] + 1, row[j - 1] + 1, previous + (a[i - 1] === b[j - 1] ? 0 : 1));
+      const saved = at(j);
+      row[j] = Math.min(at(j) + 1, at(j - 1) + 1, previous + (a[i - 1] === b[j - 1] ? 0 : 1));
       previous = saved;
     }
   }
-  return row[b.length];
+  return at(b.length);
 }
 
 function closest(name: string, candidates: readonly string[], maxDistance: number): string | undefined {
@@ -160,7 +161,7 @@ export function tokenize(formula: string): { tokens: Token[]; findings: LintFind
   let lineStart = 0;
   const at = (offset: number) => ({ line, column: offset - lineStart + 1 });
   while (i < formula.length) {
-    const c = formula[i];
+    const c = formula.charAt(i);
     if (c === "\n") {
       i++;
       line++;
@@ -259,6 +260,7 @@ function checkExpression(rhs: readonly Token[], assignToken: Token, nextLhsAssig
   let expectOperand = true;
   for (let k = 0; k < rhs.length; k++) {
     const t = rhs[k];
+    if (!t) break;
     const next = rhs[k + 1];
     if (expectOperand) {
       if (isOperand(t)) {
@@ -292,8 +294,9 @@ function checkExpression(rhs: readonly Token[], assignToken: Token, nextLhsAssig
     } else if (t.text === ".") {
       if (next?.kind !== "name" || next.text.startsWith("$")) return error(t, `'.' must be followed by a method or field name (for example .GetSample(...) or .hour), not ${quote(next)}.`);
       k++;
-      if (rhs[k + 1]?.text === "(") {
-        stack.push({ token: rhs[k + 1], call: true });
+      const open = rhs[k + 1];
+      if (open?.text === "(") {
+        stack.push({ token: open, call: true });
         k++;
         if (rhs[k + 1]?.text === ")") {
           stack.pop();
@@ -312,21 +315,19 @@ function checkExpression(rhs: readonly Token[], assignToken: Token, nextLhsAssig
       if (t.kind === "name" && nextLhsAssigns(k)) {
         return error(t, `';' is missing before '${t.text}': Batch needs a ';' between statements.`);
       }
-      return error(t, `an operator is missing between '${rhs[k - 1].text}' and '${t.text}'.`);
+      return error(t, `an operator is missing between '${(rhs[k - 1] ?? assignToken).text}' and '${t.text}'.`);
     } else {
       return error(t, `'${t.text}' cannot follow a value here.`);
     }
   }
   if (expectOperand) {
-    const last = rhs[rhs.length - 1];
+    const last = rhs.at(-1) ?? assignToken;
     return error(last, `a value is missing after '${last.text}'.`);
   }
-  if (stack.length > 0) {
-    const open = stack[stack.length - 1].token;
-    return error(open, "this '(' is never closed: add ')' before the end of the statement.");
-  }
+  const unclosed = stack.at(-1);
+  if (unclosed) return error(unclosed.token, "this '(' is never closed: add ')' before the end of the statement.");
   if (questions !== colons) {
-    const q = rhs.find((t) => t.text === (questions > colons ? "?" : ":"))!;
+    const q = rhs.find((t) => t.text === (questions > colons ? "?" : ":")) ?? assignToken;
     return error(q, questions > colons ? "'?' needs a ':' with the value to use otherwise (condition ? a : b)." : "':' without a '?' before it (condition ? a : b).");
   }
   return undefined;
@@ -350,9 +351,9 @@ export function lintFormula(formula: string): LintResult {
   if (nonEmpty.length === 0) {
     findings.push({ severity: "error", line: 0, column: 0, message: "the formula has no statements: set at least $TargetDedicatedNodes, for example '$TargetDedicatedNodes = 0;'." });
   }
-  if (nonEmpty.length > MAX_STATEMENTS) {
-    const t = nonEmpty[MAX_STATEMENTS].tokens[0];
-    findings.push({ severity: "error", line: t.line, column: t.column, message: `the formula has ${nonEmpty.length} statements; Batch accepts at most ${MAX_STATEMENTS}.` });
+  const beyond = nonEmpty[MAX_STATEMENTS]?.tokens[0];
+  if (beyond) {
+    findings.push({ severity: "error", line: beyond.line, column: beyond.column, message: `the formula has ${nonEmpty.length} statements; Batch accepts at most ${MAX_STATEMENTS}.` });
   }
 
   // Every name assigned anywhere, with where, to tell "set later" from "never set".
@@ -368,7 +369,8 @@ export function lintFormula(formula: string): LintResult {
   for (const part of nonEmpty) {
     const tokens = part.tokens;
     const first = tokens[0];
-    const last = part.end ?? tokens[tokens.length - 1];
+    const last = part.end ?? tokens.at(-1);
+    if (!first || !last) continue;
     const span: StatementSpan = { start: first.start, end: last.end, line: first.line, column: first.column, endLine: last.line };
     statements.push(span);
     const second = tokens[1];
@@ -400,12 +402,13 @@ export function lintFormula(formula: string): LintResult {
       setTargets.add(settable);
       if (settable === "$NodeDeallocationOption" && !syntax) {
         const words = rhs.filter((t) => t.kind === "name");
-        if (rhs.length === 1 && words.length === 1 && !DEALLOCATION_OPTIONS.some((o) => o === lower(words[0].text))) {
+        const word = words[0];
+        if (rhs.length === 1 && word && words.length === 1 && !DEALLOCATION_OPTIONS.some((o) => o === lower(word.text))) {
           findings.push({
             severity: "error",
-            line: words[0].line,
-            column: words[0].column,
-            message: `$NodeDeallocationOption is one of ${DEALLOCATION_OPTIONS.join(", ")}; '${words[0].text}' is not.`,
+            line: word.line,
+            column: word.column,
+            message: `$NodeDeallocationOption is one of ${DEALLOCATION_OPTIONS.join(", ")}; '${word.text}' is not.`,
           });
         }
       }
@@ -464,7 +467,7 @@ function checkNames(
 ): void {
   for (let k = 0; k < rhs.length; k++) {
     const t = rhs[k];
-    if (t.kind !== "name") continue;
+    if (t?.kind !== "name") continue;
     const previous = rhs[k - 1];
     const isCall = rhs[k + 1]?.text === "(";
     const at = { line: t.line, column: t.column };
@@ -528,6 +531,6 @@ export function statementAt(formula: string, line: number, column: number): Stat
   const lineStarts = [0];
   for (let i = 0; i < formula.length; i++) if (formula[i] === "\n") lineStarts.push(i + 1);
   if (line < 1 || line > lineStarts.length) return undefined;
-  const offset = lineStarts[line - 1] + Math.max(0, column - 1);
+  const offset = (lineStarts[line - 1] ?? 0) + Math.max(0, column - 1);
   return statements.find((s) => offset >= s.start && offset < s.end) ?? statements.find((s) => s.line <= line && line <= s.endLine);
 }

@@ -104,7 +104,7 @@ const DEFAULT_EVALUATION_INTERVAL = "PT15M";
 export function durationSeconds(iso: string): number | undefined {
   const m = /^P(?:(\d+(?:\.\d+)?)W)?(?:(\d+(?:\.\d+)?)D)?(?:T(?:(\d+(?:\.\d+)?)H)?(?:(\d+(?:\.\d+)?)M)?(?:(\d+(?:\.\d+)?)S)?)?$/i.exec(iso.trim());
   if (!m || iso.trim().toUpperCase() === "P" || /T$/i.test(iso.trim())) return undefined;
-  const [w, d, h, min, s] = m.slice(1).map((x) => (x === undefined ? 0 : Number(x)));
+  const [w = 0, d = 0, h = 0, min = 0, s = 0] = m.slice(1).map((x) => (x === undefined ? 0 : Number(x)));
   return (((w * 7 + d) * 24 + h) * 60 + min) * 60 + s;
 }
 

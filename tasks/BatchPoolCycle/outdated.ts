@@ -63,7 +63,7 @@ export function applicationDirectories(fileNames: readonly string[]): string[] {
   for (const raw of fileNames) {
     const name = raw.replace(/\\/g, "/").replace(/^\/+/, "");
     const m = /^applications\/([^/]+)/i.exec(name);
-    if (m) dirs.add(m[1]);
+    if (m?.[1]) dirs.add(m[1]);
   }
   return [...dirs];
 }
@@ -83,7 +83,7 @@ export function installedVersions(directories: readonly string[], applicationId:
     if (!d.toLowerCase().startsWith(id)) continue;
     const rest = d.slice(id.length);
     const m = /^(.+?)(\d{4}-\d{2}-\d{2}-\d{2}-\d{2})$/.exec(rest);
-    if (m) versions.add(m[1]);
+    if (m?.[1]) versions.add(m[1]);
   }
   return [...versions].sort();
 }

@@ -8,7 +8,7 @@
  * nodes it disabled and restores the pool's autoscale settings or targets.
  * Polls back off; the number of Batch calls is counted and reported.
  */
-import { CancelledError, TaskError, TimeoutError } from "../../runtime/errors";
+import { CancelledError, TaskError, TimeoutError, type TaskErrorCode } from "../../runtime/errors";
 import { formatDuration } from "../../runtime/progress";
 import {
   nodeOptionsFor,
@@ -92,7 +92,7 @@ export class PoolCycleError extends TaskError {
   /** With cyclePools: the pools cycled before this one. */
   earlierResults: PoolCycleResult[] = [];
   constructor(
-    code: string,
+    code: TaskErrorCode,
     message: string,
     readonly result: PoolCycleResult,
     override readonly cause?: unknown,
@@ -607,7 +607,8 @@ class PoolRoll {
     }
     const base = error instanceof Error ? error.message : String(error);
     const message = [base, ...cleanupProblems].join(" ");
-    const code = error instanceof TaskError ? error.code : (batchErrorCode(error) ?? "PoolCycleFailed");
+    // Batch's own code stays on the cause (and in the message).
+    const code = error instanceof TaskError ? error.code : "PoolCycleFailed";
     const result = this.result(false, message, after);
     return new PoolCycleError(code, message, result, error);
   }

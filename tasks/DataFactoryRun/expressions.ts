@@ -46,7 +46,7 @@ function tokenize(source: string): Token[] {
   const tokens: Token[] = [];
   let i = 0;
   while (i < source.length) {
-    const c = source[i];
+    const c = source.charAt(i);
     if (/\s/.test(c)) {
       i++;
     } else if (c === "'") {
@@ -63,17 +63,17 @@ function tokenize(source: string): Token[] {
           i++;
           break;
         }
-        text += source[i++];
+        text += source.charAt(i++);
       }
       tokens.push({ kind: "string", text });
     } else if (/[0-9]/.test(c) || (c === "-" && /[0-9]/.test(source[i + 1] ?? ""))) {
-      const m = /^-?\d+(\.\d+)?/.exec(source.slice(i))!;
-      tokens.push({ kind: "number", text: m[0] });
-      i += m[0].length;
+      const text = /^-?\d+(\.\d+)?/.exec(source.slice(i))?.[0] ?? c;
+      tokens.push({ kind: "number", text });
+      i += text.length;
     } else if (/[A-Za-z_]/.test(c)) {
-      const m = /^[A-Za-z_][A-Za-z0-9_]*/.exec(source.slice(i))!;
-      tokens.push({ kind: "ident", text: m[0] });
-      i += m[0].length;
+      const text = /^[A-Za-z_][A-Za-z0-9_]*/.exec(source.slice(i))?.[0] ?? c;
+      tokens.push({ kind: "ident", text });
+      i += text.length;
     } else if ("().,[]?".includes(c)) {
       tokens.push({ kind: "punct", text: c });
       i++;
@@ -108,7 +108,8 @@ class Parser {
 
   parseAll(): unknown {
     const value = this.expression();
-    if (this.at < this.tokens.length) throw new Unresolvable(`unexpected '${this.tokens[this.at].text}'`);
+    const extra = this.tokens[this.at];
+    if (extra) throw new Unresolvable(`unexpected '${extra.text}'`);
     return value;
   }
 

@@ -48,7 +48,7 @@ function utf8SafeCut(buffer: Buffer, at: number): number {
   let cut = Math.min(at, buffer.length);
   // Step back over continuation bytes (10xxxxxx) to the start of the character.
   let back = 0;
-  while (cut > 0 && back < 4 && (buffer[cut] & 0xc0) === 0x80) {
+  while (cut > 0 && back < 4 && ((buffer[cut] ?? 0) & 0xc0) === 0x80) {
     cut--;
     back++;
   }
@@ -186,7 +186,7 @@ export function outputFolderGuid(output: unknown): string | undefined {
   for (const url of outputs) {
     if (typeof url !== "string") continue;
     const m = /\/adfjobs\/([^/]+)\//i.exec(url);
-    if (m && GUID.test(m[1])) return m[1];
+    if (m?.[1] && GUID.test(m[1])) return m[1];
   }
   return undefined;
 }
@@ -213,7 +213,8 @@ export function matchBatchTask(activityRun: ActivityRunSummary, tasks: readonly 
     const created = t.creationTime ? new Date(t.creationTime).getTime() : undefined;
     return created === undefined || (created >= from && created <= to);
   });
-  if (candidates.length === 1) return { matched: true, taskId: candidates[0].id!, basis: "commandLine" };
+  const [only] = candidates;
+  if (candidates.length === 1 && only?.id) return { matched: true, taskId: only.id, basis: "commandLine" };
   if (candidates.length === 0) return { matched: false, reason: "no task in the job runs the activity's command since it started" };
   return { matched: false, reason: `${candidates.length} tasks in the job run the same command in the same time window (${candidates.map((t) => t.id).join(", ")}); which one is this activity's cannot be told` };
 }

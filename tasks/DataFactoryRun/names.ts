@@ -21,13 +21,13 @@ export function editDistance(a: string, b: string): number {
     current[0] = i;
     for (let j = 1; j <= b.length; j++) {
       const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      let best = Math.min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost);
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) best = Math.min(best, twoBack[j - 2] + 1);
+      let best = Math.min((previous[j] ?? 0) + 1, (current[j - 1] ?? 0) + 1, (previous[j - 1] ?? 0) + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) best = Math.min(best, (twoBack[j - 2] ?? 0) + 1);
       current[j] = best;
     }
     [twoBack, previous, current] = [previous, current, twoBack];
   }
-  return previous[b.length];
+  return previous[b.length] ?? 0;
 }
 
 export interface ClosestNamesOptions {
@@ -59,7 +59,8 @@ export function closestNames(name: string, candidates: readonly string[], option
   }
   scored.sort((x, y) => x.score - y.score || x.candidate.localeCompare(y.candidate));
   // Only the closest: 'ingest-daily' for 'ingest-dayly', not 'ingest-hourly' as well.
-  return scored.filter((s) => s.score === scored[0].score).slice(0, options.limit ?? 3).map((s) => s.candidate);
+  const closest = scored[0]?.score;
+  return scored.filter((s) => s.score === closest).slice(0, options.limit ?? 3).map((s) => s.candidate);
 }
 
 /** `'a', 'b' and 'c'`, or `'a', 'b', … and 12 more` past `max`. */

@@ -79,7 +79,7 @@ export function parseParameters(text: string, source: ParameterSource): ParsedPa
     } catch (jsonError) {
       const looksLikeJson = trimmed.startsWith("{") || trimmed.startsWith("[");
       // The YAML message's first line says where: "… at line 2, column 1:".
-      const reason = looksLikeJson ? (jsonError as Error).message : doc.errors[0].message.split("\n")[0].replace(/[.:]$/, "");
+      const reason = looksLikeJson ? (jsonError as Error).message : (doc.errors[0]?.message.split("\n")[0] ?? "").replace(/[.:]$/, "");
       throw new InputError(source.input, `${where(source)}: the parameters are not valid ${looksLikeJson ? "JSON" : "YAML"}: ${reason}.`);
     }
   }
@@ -241,14 +241,14 @@ export function validateParameters(given: readonly ParsedParameters[], options: 
     if (result.coerced) coercions.push(`'${name}': ${type === "SecureString" ? `a ${typeof value} taken as the SecureString` : result.coerced}.`);
   }
 
-  for (const name of declaredNames) {
-    if (!merged.has(name) && declared[name].defaultValue === undefined) {
-      problems.push(`'${name}' (${canonicalType(declared[name].type)}) is required: the pipeline declares no default for it, and it was not given.`);
+  for (const [name, spec] of Object.entries(declared)) {
+    if (!merged.has(name) && spec.defaultValue === undefined) {
+      problems.push(`'${name}' (${canonicalType(spec.type)}) is required: the pipeline declares no default for it, and it was not given.`);
     }
   }
 
   if (problems.length > 0) {
-    const declaredList = declaredNames.length ? ` The pipeline declares: ${declaredNames.map((n) => describeDeclared(n, declared[n])).join(", ")}.` : "";
+    const declaredList = declaredNames.length ? ` The pipeline declares: ${Object.entries(declared).map(([n, spec]) => describeDeclared(n, spec)).join(", ")}.` : "";
     const head = problems.length === 1 ? `parameter problem for pipeline '${options.pipelineName}'` : `${problems.length} parameter problems for pipeline '${options.pipelineName}'`;
     const named = inputs.length > 1 ? `Inputs ${inputs.map((i) => `'${i}'`).join(" and ")}` : `Input '${input}'`;
     throw new InputError(input, `${named}: ${head}:\n${problems.map((p) => `  - ${p}`).join("\n")}\n${declaredList.trim()}`.trimEnd());

@@ -190,9 +190,9 @@ export function storageAccountOf(linkedService: LinkedServiceResource | undefine
   const connection = secretText(tp.connectionString);
   if (connection && !MASKED.test(connection)) {
     const m = /(?:^|;)\s*AccountName\s*=\s*([^;]+)/i.exec(connection);
-    if (m) return { accountName: m[1].trim().toLowerCase() };
+    if (m?.[1]) return { accountName: m[1].trim().toLowerCase() };
     const endpoint = /(?:^|;)\s*BlobEndpoint\s*=\s*([^;]+)/i.exec(connection);
-    if (endpoint) {
+    if (endpoint?.[1]) {
       const account = accountFromUrl(endpoint[1].trim());
       if (account) return { accountName: account.toLowerCase() };
     }

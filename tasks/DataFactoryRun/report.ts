@@ -43,7 +43,7 @@ export interface TailLimits {
   maxBytes?: number;
 }
 
-const withoutQuery = (url: string) => url.split("?")[0];
+const withoutQuery = (url: string) => url.split("?")[0] ?? url;
 
 function errorOf(run: ActivityRun): ActivityFailure | undefined {
   const e = run.error as { errorCode?: unknown; message?: unknown; failureType?: unknown } | undefined;
@@ -65,7 +65,7 @@ export function tailLines(bytes: Buffer, totalBytes: number, maxLines: number): 
     const nl = bytes.indexOf(0x0a);
     start = nl >= 0 ? nl + 1 : 0;
     // No newline at all: keep the bytes, but not half a character.
-    while (nl < 0 && start < bytes.length && (bytes[start] & 0xc0) === 0x80) start++;
+    while (nl < 0 && start < bytes.length && ((bytes[start] ?? 0) & 0xc0) === 0x80) start++;
   }
   let text = bytes.subarray(start).toString("utf8");
   if (text.endsWith("\n")) text = text.slice(0, -1);

@@ -4,7 +4,7 @@ import { pollUntil } from "../../runtime/poll";
 import { describeError, InputError, TimeoutError, CancelledError } from "../../runtime/errors";
 import { TransferProgress, formatBytes, formatDuration } from "../../runtime/progress";
 import { renderMarkdown } from "../../runtime/summary";
-import { retryThrottled } from "../../runtime/retry";
+import { DEFAULT_RETRY_OPTIONS, isThrottled, retryAfterMs, retryDelayMs } from "../../runtime/retry";
 
 describe("runtime: inputs, polling, errors, progress, summary", () => {
   const manifest = { inputs: [{ name: "count", label: "Count" }, { name: "mode", label: "Mode", defaultValue: "sync" }, { name: "flag", label: "Flag" }] };
@@ -92,31 +92,46 @@ describe("runtime: inputs, polling, errors, progress, summary", () => {
   });
 });
 
-describe("runtime: throttling retries", () => {
-  const throttled = (status: number, retryAfter?: string) =>
-    Object.assign(new Error("busy"), { statusCode: status, response: { headers: { get: (n: string) => (n === "retry-after" ? retryAfter : undefined) } } });
+describe("runtime: the retry decision", () => {
+  const headers = (values: Record<string, string>) => ({ get: (n: string) => values[n.toLowerCase()] });
+  const mid = () => 0.5; // no jitter
 
-  it("waits Retry-After on 429 and 503, and gives up on other errors", async () => {
-    let calls = 0;
-    const started = Date.now();
-    const value = await retryThrottled(async () => {
-      calls++;
-      if (calls === 1) throw throttled(429, "1");
-      if (calls === 2) throw throttled(503, "0");
-      return "done";
-    });
-    assert.equal(value, "done");
-    assert.equal(calls, 3);
-    assert.ok(Date.now() - started >= 950, "waited the second Retry-After asked for");
-    let other = 0;
-    await assert.rejects(retryThrottled(async () => {
-      other++;
-      throw throttled(500);
-    }), /busy/);
-    assert.equal(other, 1, "a 500 is not a throttle");
-    await assert.rejects(retryThrottled(async () => {
-      throw throttled(429, "0");
-    }, { maxAttempts: 3 }), /busy/);
+  it("waits what Retry-After asks on 429 and 503 (seconds, HTTP date, retry-after-ms), capped", () => {
+    assert.deepEqual(retryDelayMs(1, { status: 429, headers: headers({ "retry-after": "7" }) }, {}, mid), { delayMs: 7000, throttled: true, reason: "HTTP 429" });
+    assert.equal(retryDelayMs(1, { status: 503, headers: headers({ "retry-after": "0" }) }, {}, mid)?.delayMs, 0);
+    assert.equal(retryDelayMs(1, { status: 429, headers: headers({ "retry-after-ms": "250" }) }, {}, mid)?.delayMs, 250);
+    const inTenSeconds = new Date(Date.now() + 10_000).toUTCString();
+    const byDate = retryDelayMs(1, { status: 429, headers: headers({ "retry-after": inTenSeconds }) }, {}, mid)?.delayMs ?? 0;
+    assert.ok(byDate > 8000 && byDate <= 10_000, String(byDate));
+    assert.equal(retryDelayMs(1, { status: 429, headers: headers({ "retry-after": "3600" }) }, {}, mid)?.delayMs, DEFAULT_RETRY_OPTIONS.maxRetryAfterMs, "bounded");
+  });
+
+  it("backs off exponentially on transient failures, with jitter, up to the cap", () => {
+    assert.deepEqual(retryDelayMs(1, { status: 500 }, {}, mid), { delayMs: 500, throttled: false, reason: "HTTP 500" });
+    assert.equal(retryDelayMs(3, { status: 503 }, {}, mid)?.delayMs, 2000, "503 without Retry-After is transient");
+    assert.equal(retryDelayMs(2, { errorCode: "ECONNRESET" }, {}, mid)?.reason, "ECONNRESET");
+    assert.equal(retryDelayMs(1, { status: 429 }, {}, mid)?.delayMs, 500, "429 without Retry-After backs off");
+    assert.equal(retryDelayMs(1, { status: 502 }, {}, () => 0)?.delayMs, 400, "-20%");
+    assert.equal(retryDelayMs(1, { status: 502 }, {}, () => 1)?.delayMs, 600, "+20%");
+    assert.equal(retryDelayMs(5, { status: 500 }, { maxDelayMs: 3000 }, mid)?.delayMs, 3000);
+  });
+
+  it("stops on answers that are final and when the budget is spent", () => {
+    for (const status of [200, 400, 401, 403, 404, 409, 412, 501]) assert.equal(retryDelayMs(1, { status }, {}, mid), undefined, `HTTP ${status}`);
+    assert.equal(retryDelayMs(1, { errorCode: "ENOTFOUND" }, {}, mid), undefined, "a name that does not resolve is not transient");
+    assert.ok(retryDelayMs(5, { status: 500 }, {}, mid));
+    assert.equal(retryDelayMs(6, { status: 500 }, {}, mid), undefined, "5 transient retries");
+    assert.ok(retryDelayMs(7, { status: 429 }, {}, mid));
+    assert.equal(retryDelayMs(8, { status: 429 }, {}, mid), undefined, "7 throttle retries");
+    assert.equal(retryDelayMs(2, { status: 429 }, { maxThrottleRetries: 1 }, mid), undefined);
+  });
+
+  it("reads Retry-After and throttling from an SDK error", () => {
+    const throttled = Object.assign(new Error("busy"), { statusCode: 503, response: { headers: headers({ "retry-after": "2" }) } });
+    assert.equal(retryAfterMs(throttled), 2000);
+    assert.ok(isThrottled(throttled));
+    assert.ok(!isThrottled(Object.assign(new Error("x"), { statusCode: 503, response: { headers: headers({}) } })));
+    assert.ok(isThrottled(Object.assign(new Error("x"), { statusCode: 429 })));
   });
 });
 

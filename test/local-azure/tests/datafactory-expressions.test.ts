@@ -5,9 +5,9 @@
  * escapes, functions by name with a clear error for any it does not know.
  */
 import { strict as assert } from "node:assert";
-import { evaluateString, evaluateValue, ExpressionError, type ExpressionContext } from "./datafactory/expressions";
-import { releasePipeline } from "./datafactory/seed";
-import type { JsonObject } from "./datafactory/types";
+import { evaluateString, evaluateValue, ExpressionError, type ExpressionContext } from "../datafactory/expressions";
+import { releasePipeline } from "../datafactory/seed";
+import type { JsonObject } from "../datafactory/types";
 
 const ctx = (parameters: JsonObject = {}, dataset?: JsonObject): ExpressionContext => ({
   pipeline: { RunId: "d84a33a0-0000-4000-8000-000000000001", Pipeline: "run-batch-app", DataFactory: "release-adf", parameters },

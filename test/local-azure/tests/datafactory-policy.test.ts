@@ -1,6 +1,6 @@
 /** An activity's policy.timeout as the local Data Factory reads it (ADF's TimeSpan text, its default, a bad value). */
 import { strict as assert } from "node:assert";
-import { activityTimeoutSeconds, DEFAULT_ACTIVITY_TIMEOUT_SECONDS, parseTimeSpan } from "./datafactory/policy";
+import { activityTimeoutSeconds, DEFAULT_ACTIVITY_TIMEOUT_SECONDS, parseTimeSpan } from "../datafactory/policy";
 
 describe("local Data Factory: activity policy.timeout", () => {
   it("reads [d.]hh:mm:ss, defaults to 12 hours, and refuses text that is not a timespan", () => {

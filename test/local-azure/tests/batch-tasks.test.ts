@@ -8,11 +8,11 @@ import JSZip from "jszip";
 import { BatchManagementClient } from "@azure/arm-batch";
 import { BatchServiceClient, BatchSharedKeyCredentials, type BatchServiceModels } from "@azure/batch";
 import { BlockBlobClient, ContainerClient, ContainerSASPermissions, StorageSharedKeyCredential, generateBlobSASQueryParameters, BlobSASPermissions } from "@azure/storage-blob";
-import { localAzure, resetLocalAzure } from "../fixture";
-import type { LocalAzure } from ".";
-import { localCredential } from "../harness/azure-test";
-import { ProcessHost } from "./batch/process-runner";
-import type { PoolRecord, TaskRecord } from "./batch/state";
+import { localAzure, resetLocalAzure } from "../../fixture";
+import type { LocalAzure } from "..";
+import { localCredential } from "../../harness/azure-test";
+import { ProcessHost } from "../batch/process-runner";
+import type { PoolRecord, TaskRecord } from "../batch/state";
 
 const uid = (prefix: string) => `${prefix}-${crypto.randomBytes(4).toString("hex")}`;
 
@@ -286,7 +286,7 @@ describe("local Azure: Batch tasks really run", function () {
     await azure.batch.waitFor(() => pids.every((p) => !alive(p)), { what: "the shell and its child gone", timeoutMs: 5000 });
 
     // A host process that exits (without closing) takes its task processes with it.
-    const script = `const { ProcessHost } = require(${JSON.stringify(path.join(__dirname, "batch", "process-runner.ts"))});
+    const script = `const { ProcessHost } = require(${JSON.stringify(path.join(__dirname, "..", "batch", "process-runner.ts"))});
 const host = new ProcessHost();
 host.run({ commandLine: "echo $$ > pid2; exec sleep 60", cwd: ${JSON.stringify(dir)}, env: { PATH: process.env.PATH }, stdoutPath: "/dev/null", stderrPath: "/dev/null", signal: new AbortController().signal });
 const fs = require("node:fs");

@@ -4,10 +4,10 @@ import JSZip from "jszip";
 import { BatchManagementClient } from "@azure/arm-batch";
 import { BatchServiceClient, BatchSharedKeyCredentials } from "@azure/batch";
 import { BlockBlobClient } from "@azure/storage-blob";
-import { localAzure, resetLocalAzure } from "../fixture";
-import type { LocalAzure } from ".";
-import { localCredential, rejectsWith } from "../harness/azure-test";
-import type { PoolRecord } from "./batch/state";
+import { localAzure, resetLocalAzure } from "../../fixture";
+import type { LocalAzure } from "..";
+import { localCredential, rejectsWith } from "../../harness/azure-test";
+import type { PoolRecord } from "../batch/state";
 
 const ARM_SCOPE = "https://management.azure.com/.default";
 

@@ -1,11 +1,11 @@
 import { strict as assert } from "node:assert";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { checkExchange, type CheckContext, type ExchangeRecord } from "./spec/check-exchange";
-import { exchangesFromExample, vendoredExamples, type SpecExample } from "./spec/examples";
-import { loadSpecs, skipWithoutSpecs, SPEC_ROOT } from "./spec/load";
-import { OperationIndex } from "./spec/operations";
-import { specValidator } from "./spec/validate";
+import { checkExchange, type CheckContext, type ExchangeRecord } from "../spec/check-exchange";
+import { exchangesFromExample, vendoredExamples, type SpecExample } from "../spec/examples";
+import { loadSpecs, skipWithoutSpecs, SPEC_ROOT } from "../spec/load";
+import { OperationIndex } from "../spec/operations";
+import { specValidator } from "../spec/validate";
 
 function example(file: string): SpecExample {
   const found = vendoredExamples().find((e) => e.file.endsWith(file));

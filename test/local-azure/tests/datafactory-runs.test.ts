@@ -1,9 +1,9 @@
 import { strict as assert } from "node:assert";
 import type { CustomActivity, ExecutePipelineActivity, PipelineResource, WaitActivity } from "@azure/arm-datafactory";
-import { localAzure, resetLocalAzure } from "../fixture";
-import type { LocalAzure } from ".";
-import { allActivityRuns, dataFactoryClient, errorOf, pollRun, waitFor, window } from "./datafactory/test-client";
-import type { CustomActivityContext } from "./datafactory/activities";
+import { localAzure, resetLocalAzure } from "../../fixture";
+import type { LocalAzure } from "..";
+import { allActivityRuns, dataFactoryClient, errorOf, pollRun, waitFor, window } from "../datafactory/test-client";
+import type { CustomActivityContext } from "../datafactory/activities";
 
 const wait = (name: string, seconds: unknown, dependsOn?: WaitActivity["dependsOn"]): WaitActivity => ({ name, type: "Wait", waitTimeInSeconds: seconds, dependsOn });
 const custom = (name: string, command: unknown, dependsOn?: CustomActivity["dependsOn"]): CustomActivity => ({

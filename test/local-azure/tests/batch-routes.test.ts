@@ -7,10 +7,10 @@ import JSZip from "jszip";
 import { BatchManagementClient } from "@azure/arm-batch";
 import { BatchServiceClient, BatchSharedKeyCredentials } from "@azure/batch";
 import { BlockBlobClient } from "@azure/storage-blob";
-import { localAzure, resetLocalAzure } from "../fixture";
-import type { LocalAzure } from ".";
-import { localCredential, rejectsWith } from "../harness/azure-test";
-import type { PoolRecord } from "./batch/state";
+import { localAzure, resetLocalAzure } from "../../fixture";
+import type { LocalAzure } from "..";
+import { localCredential, rejectsWith } from "../../harness/azure-test";
+import type { PoolRecord } from "../batch/state";
 
 type RestErr = { statusCode?: number; code?: string; body?: { code?: string; message?: { value?: string }; values?: { key: string; value: string }[] } };
 const rejects = (promise: Promise<unknown>, check: (e: RestErr) => void) => rejectsWith<RestErr>(promise, check);

@@ -1,7 +1,7 @@
 import { strict as assert } from "node:assert";
-import { OperationIndex, type OperationLookup } from "./spec/operations";
-import { skipWithoutSpecs } from "./spec/load";
-import { specValidator } from "./spec/validate";
+import { OperationIndex, type OperationLookup } from "../spec/operations";
+import { skipWithoutSpecs } from "../spec/load";
+import { specValidator } from "../spec/validate";
 
 const SUB = "/subscriptions/9b1c7d62-3e7f-4a55-9d0f-6f3c0a1b2c3d/resourceGroups/rg-release";
 

@@ -2,8 +2,8 @@ import { strict as assert } from "node:assert";
 import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { startLocalAzure } from ".";
-import { REPO_ROOT } from "../harness/run-task";
+import { startLocalAzure } from "..";
+import { REPO_ROOT } from "../../harness/run-task";
 
 describe("local Azure: start-up and the command line", function () {
   this.timeout(60_000);

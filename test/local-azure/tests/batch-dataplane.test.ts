@@ -2,10 +2,10 @@ import { strict as assert } from "node:assert";
 import * as crypto from "node:crypto";
 import { BatchServiceClient, BatchSharedKeyCredentials, type BatchServiceModels } from "@azure/batch";
 import { AzureIdentityCredentialAdapter, ServiceClient, TokenCredentials, WebResource, exponentialRetryPolicy } from "@azure/ms-rest-js";
-import { localAzure, resetLocalAzure } from "../fixture";
-import type { LocalAzure } from ".";
-import { localCredential, rejectsWith } from "../harness/azure-test";
-import type { NodeRecord, PoolRecord, TaskRecord } from "./batch/state";
+import { localAzure, resetLocalAzure } from "../../fixture";
+import type { LocalAzure } from "..";
+import { localCredential, rejectsWith } from "../../harness/azure-test";
+import type { NodeRecord, PoolRecord, TaskRecord } from "../batch/state";
 
 const BATCH_SCOPE = "https://batch.core.windows.net//.default";
 

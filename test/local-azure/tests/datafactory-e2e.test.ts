@@ -19,13 +19,13 @@ import { BatchManagementClient } from "@azure/arm-batch";
 import { BatchServiceClient, BatchSharedKeyCredentials, type BatchServiceModels } from "@azure/batch";
 import type { ActivityRun, CustomActivity, DataFactoryManagementClient, PipelineResource } from "@azure/arm-datafactory";
 import { BlockBlobClient, ContainerClient, StorageSharedKeyCredential } from "@azure/storage-blob";
-import { localAzure, resetLocalAzure } from "../fixture";
-import type { LocalAzure } from ".";
-import { localCredential } from "../harness/azure-test";
-import { allActivityRuns, ARM_SCOPE, dataFactoryClient, pollRun, waitFor } from "./datafactory/test-client";
-import { EXAMPLE_FACTORY_DIR } from "./datafactory/seed";
+import { localAzure, resetLocalAzure } from "../../fixture";
+import type { LocalAzure } from "..";
+import { localCredential } from "../../harness/azure-test";
+import { allActivityRuns, ARM_SCOPE, dataFactoryClient, pollRun, waitFor } from "../datafactory/test-client";
+import { EXAMPLE_FACTORY_DIR } from "../datafactory/seed";
 
-const REPO_ROOT = path.resolve(__dirname, "..", "..");
+const REPO_ROOT = path.resolve(__dirname, "..", "..", "..");
 const APP_DIR = path.join(REPO_ROOT, "examples", "app");
 const uid = (prefix: string) => `${prefix}${crypto.randomBytes(3).toString("hex")}`;
 

@@ -1,15 +1,15 @@
 import { strict as assert } from "node:assert";
 import * as crypto from "node:crypto";
 import { StorageManagementClient } from "@azure/arm-storage";
-import { localAzure, resetLocalAzure } from "../fixture";
-import type { LocalAzure } from ".";
-import { localCredential, rejectsWith } from "../harness/azure-test";
-import { dataFactoryClient, errorOf } from "./datafactory/test-client";
-import { armOperationName, generalisePath } from "./arm/core";
-import { checkExchange, type ExchangeRecord } from "./spec/check-exchange";
-import { OperationIndex } from "./spec/operations";
-import { specValidator } from "./spec/validate";
-import { skipWithoutSpecs } from "./spec/load";
+import { localAzure, resetLocalAzure } from "../../fixture";
+import type { LocalAzure } from "..";
+import { localCredential, rejectsWith } from "../../harness/azure-test";
+import { dataFactoryClient, errorOf } from "../datafactory/test-client";
+import { armOperationName, generalisePath } from "../arm/core";
+import { checkExchange, type ExchangeRecord } from "../spec/check-exchange";
+import { OperationIndex } from "../spec/operations";
+import { specValidator } from "../spec/validate";
+import { skipWithoutSpecs } from "../spec/load";
 
 const ARM_SCOPE = "https://management.azure.com/.default";
 

@@ -5,11 +5,11 @@ import * as path from "node:path";
 import { BatchManagementClient } from "@azure/arm-batch";
 import { BatchServiceClient, BatchSharedKeyCredentials } from "@azure/batch";
 import { ServiceClient, WebResource } from "@azure/ms-rest-js";
-import { localAzure, resetLocalAzure } from "../fixture";
-import type { LocalAzure } from ".";
-import { localCredential, rejectsWith } from "../harness/azure-test";
-import { REPO_ROOT } from "../harness/run-task";
-import { parseTimeScale } from "./cli";
+import { localAzure, resetLocalAzure } from "../../fixture";
+import type { LocalAzure } from "..";
+import { localCredential, rejectsWith } from "../../harness/azure-test";
+import { REPO_ROOT } from "../../harness/run-task";
+import { parseTimeScale } from "../cli";
 
 type RestErr = { statusCode?: number; code?: string; body?: { values?: { key: string; value: string }[] } };
 const rejects = (promise: Promise<unknown>, check: (e: RestErr) => void) => rejectsWith<RestErr>(promise, check);

@@ -8,9 +8,9 @@ import { strict as assert } from "node:assert";
 import * as crypto from "node:crypto";
 import type { ActivityRun, CopyActivity, DataFactoryManagementClient, DatasetResource } from "@azure/arm-datafactory";
 import { ContainerClient, StorageSharedKeyCredential } from "@azure/storage-blob";
-import { localAzure, resetLocalAzure } from "../fixture";
-import type { LocalAzure } from ".";
-import { allActivityRuns, dataFactoryClient, pollRun } from "./datafactory/test-client";
+import { localAzure, resetLocalAzure } from "../../fixture";
+import type { LocalAzure } from "..";
+import { allActivityRuns, dataFactoryClient, pollRun } from "../datafactory/test-client";
 
 const uid = (prefix: string) => `${prefix}${crypto.randomBytes(3).toString("hex")}`;
 const STORAGE = { referenceName: "StagingStorage", type: "LinkedServiceReference" as const };

@@ -1,8 +1,8 @@
 import { strict as assert } from "node:assert";
 import type { CopyActivity, CustomActivity, DatasetResource, DelimitedTextDataset, PipelineResource, WaitActivity } from "@azure/arm-datafactory";
-import { localAzure, resetLocalAzure } from "../fixture";
-import type { LocalAzure } from ".";
-import { dataFactoryClient, errorOf } from "./datafactory/test-client";
+import { localAzure, resetLocalAzure } from "../../fixture";
+import type { LocalAzure } from "..";
+import { dataFactoryClient, errorOf } from "../datafactory/test-client";
 
 describe("local Azure: Microsoft.DataFactory resources (factories, pipelines, datasets, linked services)", function () {
   let azure: LocalAzure;

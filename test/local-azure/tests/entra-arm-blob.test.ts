@@ -10,9 +10,9 @@ import {
 } from "@azure/identity";
 import { StorageManagementClient } from "@azure/arm-storage";
 import { BlobServiceClient, StorageSharedKeyCredential } from "@azure/storage-blob";
-import { localAzure, resetLocalAzure } from "../fixture";
-import type { LocalAzure } from ".";
-import { localCredential, rejectsWith } from "../harness/azure-test";
+import { localAzure, resetLocalAzure } from "../../fixture";
+import type { LocalAzure } from "..";
+import { localCredential, rejectsWith } from "../../harness/azure-test";
 
 const ARM_SCOPE = "https://management.azure.com/.default";
 
