@@ -5,7 +5,7 @@
  * PoolAccess (azure.ts), so it holds no SDK, and all its text goes to a log
  * that the entry binds to the agent (which escapes it).
  */
-import { TaskError } from "../../runtime/errors";
+import { NotFoundError } from "../../runtime/errors";
 import { pollUntil, sleep } from "../../runtime/poll";
 import { PoolNotFoundError, type PoolAccess, type PoolView } from "./azure";
 import type { AutoscaleSettings } from "./inputs";
@@ -46,7 +46,7 @@ export async function applyAutoscale(access: PoolAccess, request: ApplyRequest, 
   const { settings } = request;
   let pool = await readPool(access, request);
   if (pool.state !== undefined && pool.state !== "active") {
-    throw new TaskError("PoolNotActive", `Pool '${pool.id}' of Batch account '${request.accountName}' is ${pool.state}: autoscale can be set only on an active pool.`);
+    request.failInput("poolId", `pool '${pool.id}' of Batch account '${request.accountName}' is ${pool.state === "deleting" ? "being deleted" : pool.state}: autoscale can be set only on an active pool.`);
   }
   log.info(describePool(pool, `Pool '${pool.id}' in Batch account '${request.accountName}'`));
   if (pool.enableAutoScale && pool.autoScaleFormula !== undefined) {
@@ -111,10 +111,9 @@ async function readPool(access: PoolAccess, request: ApplyRequest): Promise<Pool
     return await access.read();
   } catch (e) {
     if (!(e instanceof PoolNotFoundError)) throw e;
-    const ids = await access.listPoolIds(21).catch(() => undefined);
-    const known =
-      ids === undefined ? "" : ids.length === 0 ? " The account has no pools." : ` Pools there: ${ids.slice(0, 20).join(", ")}${ids.length > 20 ? ", ..." : ""}.`;
-    return request.failInput("poolId", `Batch account '${request.accountName}' has no pool '${access.poolId}'.${known}`);
+    const visible = await access.listPoolIds().catch(() => undefined);
+    const notFound = new NotFoundError({ kind: "pool", name: access.poolId, where: `Batch account '${request.accountName}'`, ...(visible && { visible }) });
+    return request.failInput("poolId", notFound.detail);
   }
 }
 
@@ -151,7 +150,7 @@ export function describePool(pool: PoolView, subject: string): string {
 /** A formula's lines for the log, without trailing blank lines. */
 export function formulaLines(formula: string): string[] {
   const lines = formula.replace(/\r\n?/g, "\n").split("\n");
-  while (lines.length && lines[lines.length - 1].trim() === "") lines.pop();
+  while (lines.length && lines.at(-1)?.trim() === "") lines.pop();
   return lines;
 }
 

@@ -1,16 +1,16 @@
 /**
- * The Batch data plane as BatchPoolAutoscale@1 uses it, over @azure/batch:
- * one pool read into plan.ts's PoolState (and what the log shows of it), and
- * the calls plan.ts's actor makes. Every @azure/batch call of the task is
- * here, each throttle-retried, bounded in time and cancellable; everything
- * above this file works on the PoolAccess interface.
+ * The Batch data plane as BatchPoolAutoscale@1 uses it, over the runtime's
+ * seam (runtime/batch-data.ts): one pool read into plan.ts's PoolState (and
+ * what the log shows of it), and the calls plan.ts's actor makes, each
+ * bounded in time and cancellable, with Batch's refusals turned into what to
+ * do about them. Retries (throttling, transient failures) are the client's
+ * own policy. Everything above this file works on the PoolAccess interface.
  */
-import type { BatchServiceClient, BatchServiceModels } from "@azure/batch";
-import type { AbortSignalLike } from "@azure/ms-rest-js";
-import { CancelledError, describeError, errorCode, errorStatus, TaskError, TimeoutError } from "../../runtime/errors";
+import type { AutoScaleSettings, BatchData, BatchPool, PoolPatch } from "../../runtime/batch-data";
+import { batchReason, BatchDataError, isBatchNotFound } from "../../runtime/batch-data";
+import { CancelledError, NotAuthorizedError, TaskError, TimeoutError } from "../../runtime/errors";
 import { sleep } from "../../runtime/poll";
-import { retryThrottled } from "../../runtime/retry";
-import { describeEvaluationError, ENABLE_INTERVAL_MS, FormulaEvaluationError, type AutoscaleRunResult, type EvaluationErrorLike, type PoolState } from "./plan";
+import { describeEvaluationError, ENABLE_INTERVAL_MS, FormulaEvaluationError, type AutoscaleRunResult, type PoolState } from "./plan";
 
 /** The pool as the task shows and plans it. */
 export interface PoolView extends PoolState {
@@ -26,24 +26,22 @@ export interface PoolAccess {
   readonly poolId: string;
   /** Pool - Get; throws PoolNotFoundError when there is no such pool. */
   read(): Promise<PoolView>;
-  /** The ids of the account's pools (for the message when the pool is not found), at most `max`. */
-  listPoolIds(max: number): Promise<string[]>;
-  enableAutoScale(parameters: { autoScaleFormula?: string; autoScaleEvaluationInterval?: string }): Promise<void>;
+  /** The ids of the account's pools (for the message when the pool is not found). */
+  listPoolIds(): Promise<string[]>;
+  enableAutoScale(parameters: AutoScaleSettings): Promise<void>;
   evaluateAutoScale(autoScaleFormula: string): Promise<AutoscaleRunResult>;
   /** Not bound to the run's cancellation: it puts a pool back as it was, also after a cancel. */
   disableAutoScale(): Promise<void>;
-  patchPool(patch: { startTask?: BatchServiceModels.StartTask; applicationPackageReferences?: BatchServiceModels.ApplicationPackageReference[] }): Promise<void>;
+  patchPool(patch: Pick<PoolPatch, "startTask" | "applicationPackageReferences">): Promise<void>;
 }
 
-/** Tries of an Enable Auto Scale call that Batch refuses as too soon after another. */
-const ENABLE_ATTEMPTS = 3;
-
+/** The pool is not in the account (Batch answered 404); the flow turns it into the poolId input's error. */
 export class PoolNotFoundError extends TaskError {
   constructor(
     readonly poolId: string,
     cause: unknown,
   ) {
-    super("PoolNotFound", `Pool '${poolId}' was not found (${describeError(cause)}).`);
+    super("ResourceNotFound", `Pool '${poolId}' was not found.`, { cause });
     this.name = "PoolNotFoundError";
   }
 }
@@ -51,100 +49,61 @@ export class PoolNotFoundError extends TaskError {
 export interface PoolAccessOptions {
   accountName: string;
   signal: AbortSignal;
-  /** Longest a single request may take (default 2 minutes). */
+  /** Longest a single request may take, its retries included (default 2 minutes). */
   requestTimeoutMs?: number;
-  /** Told when a throttled request is retried. */
+  /** Told when a call is tried again. */
   onRetry?(message: string): void;
   /** Wait before another try of an Enable Auto Scale call Batch refused as too soon (default 31 s). */
   enableRetryMs?: number;
 }
 
-/** The error body Batch sends with a 4xx: code, message and name/value details (`key` on the wire). */
-interface BatchErrorBody {
-  code?: string;
-  message?: { value?: string } | string;
-  values?: { key?: string; name?: string; value?: string }[];
-}
+/** Tries of an Enable Auto Scale call that Batch refuses as too soon after another. */
+const ENABLE_ATTEMPTS = 3;
 
-function batchErrorOf(error: unknown): EvaluationErrorLike | undefined {
-  const body = (error as { body?: BatchErrorBody }).body;
-  if (!body || typeof body !== "object") return undefined;
-  const message = typeof body.message === "string" ? body.message : body.message?.value;
-  return {
-    code: body.code ?? errorCode(error),
-    // Batch appends "RequestId:..." and "Time:..." lines to its messages.
-    message: message?.split("\n")[0].trim(),
-    values: (body.values ?? []).map((v) => ({ name: v.key ?? v.name, value: v.value })),
-  };
-}
-
-/**
- * ms-rest-js puts Batch's error message object ({ lang, value }) where an
- * Error's message string belongs; the value's first line is the message
- * (Batch appends RequestId and Time lines).
- */
-function normalizeBatchError(error: unknown): unknown {
-  if (error instanceof Error && typeof (error as { message: unknown }).message !== "string") {
-    const value = (error as unknown as { message: { value?: unknown } }).message?.value;
-    error.message = typeof value === "string" ? value.split("\n")[0].trim() : JSON.stringify((error as { message: unknown }).message);
-  }
-  return error;
-}
-
-export function batchPoolAccess(client: BatchServiceClient, poolId: string, options: PoolAccessOptions): PoolAccess {
+export function batchPoolAccess(batch: BatchData, poolId: string, options: PoolAccessOptions): PoolAccess {
   const timeoutMs = options.requestTimeoutMs ?? 120_000;
-  /**
-   * One request: retried while throttled, given up after timeoutMs (through
-   * the signal: ms-rest-js's own `timeout` leaves a timer behind that keeps
-   * the process alive), and its failure explained.
-   */
-  const call = async <T>(what: string, operation: (options: { abortSignal: AbortSignalLike }) => Promise<T>, signal: AbortSignal = options.signal): Promise<T> => {
-    const attempt = (): Promise<T> => {
-      const timeout = AbortSignal.timeout(timeoutMs);
-      // ms-rest-js types its signal as its own AbortSignalLike, which a DOM AbortSignal meets at run time.
-      return operation({ abortSignal: AbortSignal.any([signal, timeout]) as unknown as AbortSignalLike }).catch((e: unknown) => {
-        if (timeout.aborted && !signal.aborted) throw new TimeoutError(`Batch did not answer ${what} on pool '${poolId}' within ${Math.ceil(timeoutMs / 1000)} s.`);
-        if (signal.aborted) throw new CancelledError(`Cancelled while ${what} on pool '${poolId}'.`);
-        throw normalizeBatchError(e);
-      });
-    };
-    return retryThrottled(attempt, {
-      signal,
-      onRetry: (n, delayMs) => options.onRetry?.(`Batch throttled ${what} on pool '${poolId}'; retrying in ${Math.ceil(delayMs / 1000)} s (attempt ${n + 1}).`),
-    });
-  };
-  const explained = (what: string) => (e: unknown) => {
-    throw explainBatchError(e, what, poolId, options.accountName);
+  const where = `pool '${poolId}' of Batch account '${options.accountName}'`;
+
+  /** One call: bounded by timeoutMs through its signal, cancelled with the run (unless `signal` says otherwise), its failure explained. */
+  const call = async <T>(what: string, operation: (o: { signal: AbortSignal }) => Promise<T>, signal: AbortSignal = options.signal): Promise<T> => {
+    const timeout = AbortSignal.timeout(timeoutMs);
+    try {
+      return await operation({ signal: AbortSignal.any([signal, timeout]) });
+    } catch (e) {
+      if (timeout.aborted && !signal.aborted) throw new TimeoutError(`Batch did not answer ${what} on ${where} within ${Math.ceil(timeoutMs / 1000)} s.`, { cause: e });
+      if (signal.aborted && !(e instanceof CancelledError)) throw new CancelledError(`Cancelled while ${what} on ${where}.`, { cause: e });
+      throw explainBatchError(e, what, where);
+    }
   };
 
   return {
     poolId,
     async read() {
-      const pool = await call("reading the pool", (o) => client.pool.get(poolId, o)).catch((e: unknown) => {
-        if (errorStatus(e) === 404) throw new PoolNotFoundError(poolId, e);
-        return explained("reading the pool")(e);
+      const pool = await call("reading the pool", (o) => batch.getPool(poolId, o)).catch((e: unknown) => {
+        if (isBatchNotFound(e) || (e instanceof TaskError && isBatchNotFound(e.cause))) throw new PoolNotFoundError(poolId, e);
+        throw e;
       });
-      return poolView(poolId, pool);
+      return poolView(pool);
     },
-    async listPoolIds(max) {
-      const ids: string[] = [];
-      const list = await call("listing pools", (o) => client.pool.list({ ...o, poolListOptions: { select: "id", maxResults: Math.min(max, 1000) } })).catch(explained("listing pools"));
-      for (const pool of list) if (pool.id) ids.push(pool.id);
-      return ids.slice(0, max);
+    async listPoolIds() {
+      // Node counts come per pool: the one listing of the account's pools the seam has.
+      const counts = await call("listing pools", (o) => batch.listPoolNodeCounts(o));
+      return counts.map((c) => c.poolId);
     },
     async enableAutoScale(parameters) {
       for (let attempt = 1; ; attempt++) {
         try {
-          await call("enabling autoscale", (o) => client.pool.enableAutoScale(poolId, parameters, o)).catch(explained("enabling autoscale"));
+          await call("enabling autoscale", (o) => batch.enableAutoScale(poolId, parameters, o));
           return;
         } catch (e) {
+          const refused = e instanceof TaskError && e.cause instanceof BatchDataError ? e.cause : e instanceof BatchDataError ? e : undefined;
           // Batch refuses a formula that does not validate with 400 and the failing position in its values.
-          const refusal = e instanceof TaskError ? undefined : batchErrorOf(e);
-          if (parameters.autoScaleFormula !== undefined && errorStatus(e) === 400 && refusal?.values?.length) {
-            throw new FormulaEvaluationError(describeEvaluationError(refusal, parameters.autoScaleFormula), refusal);
+          if (parameters.autoScaleFormula !== undefined && refused?.statusCode === 400 && refused.values.length) {
+            const error = { code: refused.reason, message: firstLine(refused.cause), values: refused.values };
+            throw new FormulaEvaluationError(describeEvaluationError(error, parameters.autoScaleFormula), error);
           }
           // Another Enable Auto Scale call on the pool came first: the 30 seconds start again.
-          if (!(e instanceof TaskError && e.code === "TooManyEnableAutoScaleRequests") || attempt >= ENABLE_ATTEMPTS) throw e;
+          if (batchReason(refused) !== "TooManyEnableAutoScaleRequests" || attempt >= ENABLE_ATTEMPTS) throw e;
           const wait = options.enableRetryMs ?? ENABLE_INTERVAL_MS;
           options.onRetry?.(`Batch refused another Enable Auto Scale call on pool '${poolId}' within 30 seconds; trying again in ${Math.ceil(wait / 1000)} s.`);
           await sleep(wait, options.signal);
@@ -152,73 +111,74 @@ export function batchPoolAccess(client: BatchServiceClient, poolId: string, opti
       }
     },
     async evaluateAutoScale(autoScaleFormula) {
-      const run = await call("evaluating the formula", (o) => client.pool.evaluateAutoScale(poolId, autoScaleFormula, o)).catch(explained("evaluating the formula"));
-      return autoscaleRun(run);
+      const run = await call("evaluating the formula", (o) => batch.evaluateAutoScale(poolId, autoScaleFormula, o));
+      const result: AutoscaleRunResult = { timestamp: run.timestamp };
+      if (run.results !== undefined) result.results = run.results;
+      if (run.error) result.error = run.error;
+      return result;
     },
     async disableAutoScale() {
-      // Its own signal: a restore runs also after a cancel (the request is still bounded by timeoutMs).
-      await call("disabling autoscale", (o) => client.pool.disableAutoScale(poolId, o), new AbortController().signal).catch(explained("disabling autoscale"));
+      // Its own signal: a restore runs also after a cancel (still bounded by timeoutMs).
+      await call("disabling autoscale", (o) => batch.disableAutoScale(poolId, o), new AbortController().signal);
     },
     async patchPool(patch) {
-      await call("updating the start task and application packages", (o) => client.pool.patch(poolId, patch, o)).catch(explained("updating the start task and application packages"));
+      await call("updating the start task and application packages", (o) => batch.patchPool(poolId, patch, o));
     },
   };
 }
 
-function autoscaleRun(run: BatchServiceModels.AutoScaleRun): AutoscaleRunResult {
-  const result: AutoscaleRunResult = {};
-  if (run.timestamp) result.timestamp = new Date(run.timestamp);
-  if (run.results !== undefined) result.results = run.results;
-  if (run.error) result.error = { code: run.error.code, message: run.error.message, values: (run.error.values ?? []).map((v) => ({ name: v.name, value: v.value })) };
-  return result;
-}
-
-function poolView(poolId: string, pool: BatchServiceModels.CloudPool): PoolView {
+function poolView(pool: BatchPool): PoolView {
   const view: PoolView = {
-    id: pool.id ?? poolId,
-    state: pool.state,
-    vmSize: pool.vmSize,
-    enableAutoScale: pool.enableAutoScale === true,
-    allocationState: pool.allocationState,
-    currentDedicatedNodes: pool.currentDedicatedNodes ?? 0,
-    targetDedicatedNodes: pool.targetDedicatedNodes ?? 0,
-    currentLowPriorityNodes: pool.currentLowPriorityNodes ?? 0,
-    targetLowPriorityNodes: pool.targetLowPriorityNodes ?? 0,
+    id: pool.id,
+    enableAutoScale: pool.enableAutoScale,
+    currentDedicatedNodes: pool.currentDedicatedNodes,
+    targetDedicatedNodes: pool.targetDedicatedNodes,
+    currentLowPriorityNodes: pool.currentLowPriorityNodes,
+    targetLowPriorityNodes: pool.targetLowPriorityNodes,
+    applicationPackageReferences: pool.applicationPackageReferences,
   };
+  if (pool.state !== undefined) view.state = pool.state;
+  if (pool.vmSize !== undefined) view.vmSize = pool.vmSize;
+  if (pool.allocationState !== undefined) view.allocationState = pool.allocationState;
   if (pool.autoScaleFormula !== undefined) view.autoScaleFormula = pool.autoScaleFormula;
-  if (pool.autoScaleEvaluationInterval !== undefined) view.autoScaleEvaluationInterval = String(pool.autoScaleEvaluationInterval);
+  if (pool.autoScaleEvaluationInterval !== undefined) view.autoScaleEvaluationInterval = pool.autoScaleEvaluationInterval;
   if (pool.startTask) view.startTask = pool.startTask;
-  if (pool.applicationPackageReferences) view.applicationPackageReferences = pool.applicationPackageReferences;
-  if (pool.autoScaleRun) view.autoScaleRun = autoscaleRun(pool.autoScaleRun);
+  if (pool.autoScaleRun) {
+    const run: AutoscaleRunResult = { timestamp: pool.autoScaleRun.timestamp };
+    if (pool.autoScaleRun.results !== undefined) run.results = pool.autoScaleRun.results;
+    if (pool.autoScaleRun.error) run.error = pool.autoScaleRun.error;
+    view.autoScaleRun = run;
+  }
   return view;
 }
 
-/** A failed Batch call as what to do about it. */
-export function explainBatchError(error: unknown, what: string, poolId: string, accountName: string): unknown {
-  if (error instanceof TaskError) return error;
-  const status = errorStatus(error);
-  const code = batchErrorOf(error)?.code ?? errorCode(error);
-  const where = `pool '${poolId}' of Batch account '${accountName}'`;
-  if (status === 403 || status === 401) {
-    return Object.assign(
-      new TaskError(
-        "AuthorizationFailed",
-        `The service connection may not change ${where} (${what}: ${describeError(error)}). Grant its identity a role with Microsoft.Batch/batchAccounts/pools/write on the Batch account (for example Contributor; role assignments can take a few minutes to apply), or use authType 'sharedKey'.`,
-      ),
-      { cause: error },
-    );
+/** Batch's own message (the SDK error's), without the RequestId and Time lines it appends. */
+function firstLine(sdkError: unknown): string | undefined {
+  const body = (sdkError as { body?: { message?: { value?: unknown } | unknown } } | undefined)?.body;
+  const value = typeof body?.message === "string" ? body.message : (body?.message as { value?: unknown } | undefined)?.value;
+  return typeof value === "string" ? value.split("\n")[0]?.trim() : undefined;
+}
+
+/** A refused Batch call as what to do about it; other failures as they are. */
+export function explainBatchError(error: unknown, what: string, where: string): unknown {
+  if (!(error instanceof BatchDataError)) return error;
+  const reason = error.reason;
+  if (error.statusCode === 403 || error.statusCode === 401) {
+    return new NotAuthorizedError({
+      operation: `change ${where} (${what})`,
+      role: "Contributor",
+      action: "Microsoft.Batch/batchAccounts/pools/write",
+      scope: "on the Batch account (role assignments can take a few minutes to apply)",
+      alternative: "or use authType 'sharedKey'",
+      cause: error,
+    });
   }
-  if (status === 409 && code === "PoolBeingResized") {
-    return Object.assign(new TaskError("PoolBeingResized", `${where} started resizing while the task was working (${what}: ${describeError(error)}). Run the task again once the resize is done.`), { cause: error });
-  }
-  if (status === 409 && code === "PoolBeingDeleted") {
-    return Object.assign(new TaskError("PoolBeingDeleted", `${where} is being deleted (${what}).`), { cause: error });
-  }
-  if ((status === 409 || status === 503) && code === "TooManyEnableAutoScaleRequests") {
-    return Object.assign(
-      new TaskError("TooManyEnableAutoScaleRequests", `Batch accepts one Enable Auto Scale call per pool every 30 seconds, and another one reached ${where} first (${describeError(error)}). Run the task again in a minute.`),
-      { cause: error },
-    );
+  if (reason === "PoolBeingResized") return new TaskError("BatchRequestFailed", `${capital(where)} started resizing while the task was working (${what}). Run the task again once the resize is done.`, { cause: error });
+  if (reason === "PoolBeingDeleted") return new TaskError("BatchRequestFailed", `${capital(where)} is being deleted (${what}).`, { cause: error });
+  if (reason === "TooManyEnableAutoScaleRequests") {
+    return new TaskError("BatchRequestFailed", `Batch accepts one Enable Auto Scale call per pool every 30 seconds, and other calls kept reaching ${where} first. Run the task again in a minute.`, { cause: error });
   }
   return error;
 }
+
+const capital = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);

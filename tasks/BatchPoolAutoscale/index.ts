@@ -6,12 +6,14 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { InputReader } from "../../runtime/inputs";
+import { InputReader, rethrowForInput } from "../../runtime/inputs";
 import { runTask } from "../../runtime/run";
 import { inputVariableName, taskLibAgent, type Agent } from "../../runtime/agent";
 import { signIn } from "../../runtime/session";
 import { explainSignInError } from "../../runtime/sign-in-errors";
-import { batchServiceClient, resolveBatchAccount, type BatchAuth } from "../../runtime/batch";
+import { resolveBatchAccount, type BatchAuth } from "../../runtime/batch";
+import { openBatchData } from "../../runtime/batch-data-azure";
+import type { RetryInfo } from "../../runtime/retry";
 import { InputError, TaskError } from "../../runtime/errors";
 import { publishSummary } from "../../runtime/summary";
 import { readAutoscaleInputs } from "./inputs";
@@ -93,9 +95,10 @@ async function main(signal: AbortSignal): Promise<string> {
     resourceGroup !== undefined && !ACCOUNT_ID.test(accountInput)
       ? `/subscriptions/${session.connection.subscriptionId}/resourceGroups/${resourceGroup}/providers/Microsoft.Batch/batchAccounts/${accountInput}`
       : accountInput;
-  const account = await resolveBatchAccount(session, reader, "batchAccountName", accountRef).catch(explainSignIn);
-  const client = await batchServiceClient(session, account, auth).catch(explainSignIn);
-  const access = batchPoolAccess(client, poolId, { accountName: account.name, signal, onRetry: (m) => agent.info(m) });
+  const account = await resolveBatchAccount(session, accountRef).catch(rethrowForInput(reader, "batchAccountName")).catch(explainSignIn);
+  const retry = { onRetry: (r: RetryInfo) => agent.info(`Batch answered ${r.reason}${r.throttled ? " (throttled)" : ""}; trying again in ${Math.ceil(r.delayMs / 1000)} s (retry ${r.attempt}).`) };
+  const batch = await openBatchData(session, account, auth, { retry }).catch(explainSignIn);
+  const access = batchPoolAccess(batch, poolId, { accountName: account.name, signal, onRetry: (m) => agent.info(m) });
 
   const result = await applyAutoscale(
     access,

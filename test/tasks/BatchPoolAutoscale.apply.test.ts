@@ -4,7 +4,7 @@
  * the local Azure is in BatchPoolAutoscale.test.ts.
  */
 import { strict as assert } from "node:assert";
-import { CancelledError, InputError, TaskError, TimeoutError } from "../../runtime/errors";
+import { CancelledError, InputError, TimeoutError } from "../../runtime/errors";
 import { applyAutoscale, describePool, formulaLines, oneLine, type ApplyRequest } from "../../tasks/BatchPoolAutoscale/apply";
 import { PoolNotFoundError, type PoolAccess, type PoolView } from "../../tasks/BatchPoolAutoscale/azure";
 import { readAutoscaleInputs } from "../../tasks/BatchPoolAutoscale/inputs";
@@ -124,28 +124,30 @@ describe("BatchPoolAutoscale apply", () => {
     assert.ok(lines.includes("Autoscale on pool 'adf-pool' already has this formula and interval (5 minutes): no call made."));
   });
 
-  it("refuses a pool that is being deleted", async () => {
+  it("refuses a pool that is being deleted, naming the poolId input", async () => {
     const { access, calls } = scriptedPool([fixedPool({ state: "deleting" })]);
-    await assert.rejects(
-      applyAutoscale(access, request({ formula: FORMULA }), recorder().log),
-      (e: unknown) => e instanceof TaskError && e.code === "PoolNotActive" && e.message === "Pool 'adf-pool' of Batch account 'releasebatch' is deleting: autoscale can be set only on an active pool.",
-    );
+    await assert.rejects(applyAutoscale(access, request({ formula: FORMULA }), recorder().log), (e: unknown) => {
+      assert.ok(e instanceof InputError);
+      assert.equal(e.input, "poolId");
+      assert.equal(e.message, "Input 'poolId': pool 'adf-pool' of Batch account 'releasebatch' is being deleted: autoscale can be set only on an active pool.");
+      return true;
+    });
     assert.deepEqual(calls, ["read"]);
   });
 
   it("names the poolId input for a pool that does not exist, with the account's pools when it can list them", async () => {
-    const missing = new PoolNotFoundError("adf-pool", Object.assign(new Error("The specified pool does not exist."), { statusCode: 404, code: "PoolNotFound" }));
+    const missing = new PoolNotFoundError("adf-pool", new Error("Batch Pool_Get failed: PoolNotFound (HTTP 404): The specified pool does not exist."));
     const withList = scriptedPool([missing], { pools: ["render", "etl"] });
     await assert.rejects(applyAutoscale(withList.access, request({}), recorder().log), (e: unknown) => {
       assert.ok(e instanceof InputError);
       assert.equal(e.input, "poolId");
-      assert.equal(e.message, "Input 'poolId': Batch account 'releasebatch' has no pool 'adf-pool'. Pools there: render, etl.");
+      assert.equal(e.message, "Input 'poolId': no pool named 'adf-pool' in Batch account 'releasebatch'. The service connection can see: render, etl.");
       return true;
     });
     const empty = scriptedPool([missing], { pools: [] });
-    await assert.rejects(applyAutoscale(empty.access, request({}), recorder().log), /has no pool 'adf-pool'\. The account has no pools\.$/);
+    await assert.rejects(applyAutoscale(empty.access, request({}), recorder().log), (e: Error) => e.message === "Input 'poolId': no pool named 'adf-pool' in Batch account 'releasebatch'. The service connection sees no pools there.");
     const unlisted = scriptedPool([missing], { pools: new Error("403") });
-    await assert.rejects(applyAutoscale(unlisted.access, request({}), recorder().log), (e: Error) => e.message === "Input 'poolId': Batch account 'releasebatch' has no pool 'adf-pool'.");
+    await assert.rejects(applyAutoscale(unlisted.access, request({}), recorder().log), (e: Error) => e.message === "Input 'poolId': no pool named 'adf-pool' in Batch account 'releasebatch'.");
     assert.deepEqual(unlisted.calls, ["read", "list"]);
   });
 
