@@ -28,6 +28,8 @@ export type TaskErrorCode =
   | "NoAccountKey"
   | "NoAutoScaleFormula"
   | "NoDefaultVersion"
+  | "NoAutoStorage"
+  | "NoStorageUrl"
   // Local files.
   | "SourceFileMissing"
   | "SourceFileUnreadable"
@@ -39,6 +41,7 @@ export type TaskErrorCode =
   | "ListFailed"
   // Batch: a request the service refused (its own code is `reason`), and what the tasks watch fail.
   | "BatchRequestFailed"
+  | "PackageUploadFailed"
   | "ResizeFailed"
   | "NodeFailed"
   | "NodesOutdated"

@@ -108,6 +108,8 @@ export function registerBatchPools(ctx: BatchArmContext): void {
   const POOL_PATH = `${BASE}/{accountName}/pools/{poolName}`;
   const armPackageRefs = (a: BatchAccountRecord, refs: unknown) => {
     if (!Array.isArray(refs)) throw batchError(400, "InvalidRequestContent", "applicationPackages must be an array.");
+    // The spec's ApplicationPackageReference list: "There is a maximum of 10 application package references on any given pool."
+    if (refs.length > 10) throw batchError(400, "InvalidPropertyValue", `The value provided for one of the properties in the request body is invalid: applicationPackages has ${refs.length} references; a pool may reference at most 10 application packages.`, [{ code: "InvalidPropertyValue", message: "A pool may reference at most 10 application packages.", target: "applicationPackages" }]);
     const parsed = (refs as { id?: string; version?: string }[]).map((r) => {
       if (!r || typeof r.id !== "string" || !r.id) throw batchError(400, "InvalidRequestContent", "Each application package reference needs an id.");
       const m = /\/applications\/([^/]+)\/?$/i.exec(r.id);

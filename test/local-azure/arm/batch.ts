@@ -21,7 +21,9 @@
  * - Pool references to a missing application, a missing or pending version,
  *   or no version without a default are 409 InvalidApplicationPackageReferences
  *   (documented with the ApplicationPackageReference model), with one detail
- *   per bad reference.
+ *   per bad reference. More than 10 references is 400 InvalidPropertyValue
+ *   (the spec: "a maximum of 10 application package references on any given
+ *   pool"), as the data plane refuses it.
  * - Deleting a version that a pool references is allowed (nothing documents a
  *   refusal): nodes that have it keep it; nodes that join, reboot or are
  *   reimaged afterwards fail to deploy it and become unusable. Deleting the

@@ -172,6 +172,13 @@ describe("local Azure: Microsoft.Batch on ARM", function () {
     assert.match(body.error.details[0].target, new RegExp(`/applications/${app}$`));
     // The pool kept its good references.
     assert.equal((await arm.poolOperations.get(rg, acct, azure.info.batch.poolId)).applicationPackages?.length, 1);
+    // At most 10 references, as on the data plane.
+    await rejects(arm.poolOperations.update(rg, acct, azure.info.batch.poolId, { applicationPackages: Array.from({ length: 11 }, () => ({ id: appId, version: "2.0" })) }), (e) => {
+      assert.equal(e.statusCode, 400);
+      assert.equal(e.code, "InvalidPropertyValue");
+      assert.match((e as { message?: string }).message ?? "", /at most 10 application packages/);
+    });
+    assert.equal((await arm.poolOperations.get(rg, acct, azure.info.batch.poolId)).applicationPackages?.length, 1);
     await arm.poolOperations.update(rg, acct, azure.info.batch.poolId, { applicationPackages: [] });
   });
 
