@@ -96,7 +96,8 @@ export async function applyAutoscale(access: PoolAccess, request: ApplyRequest, 
   if (!changed) return { before: pool, plan, outcome };
   const after = await access.read();
   log.info(describePool(after, `Pool '${after.id}' now`));
-  const run = after.autoScaleRun;
+  // Batch evaluates a formula as it is enabled; after a start task or package change alone the run shown would be an old one.
+  const run = outcome.done.includes("enableAutoScale") ? after.autoScaleRun : undefined;
   if (run?.error) {
     // Evaluated a moment ago without an error; the pool's own run can still differ (its samples move on).
     log.warning(`Batch's own evaluation of the new formula on pool '${after.id}' failed: ${oneLine(describeEvaluationError(run.error, settings.formula, run.results))}`);

@@ -170,6 +170,17 @@ describe("BatchPoolAutoscale apply", () => {
     );
   });
 
+  it("with only the start task to change: patches, reads back, and shows no old evaluation as the new one's", async () => {
+    const current = fixedPool({ enableAutoScale: true, autoScaleFormula: FORMULA, autoScaleEvaluationInterval: "PT5M", autoScaleRun: { results: "$TargetDedicatedNodes=0" } });
+    const { access, calls } = scriptedPool([current, current]);
+    const { lines, log } = recorder();
+    const result = await applyAutoscale(access, request({ formula: FORMULA, startTaskCommandLine: "/bin/sh -c true" }), log);
+    assert.deepEqual(calls, ["read", "evaluate", "patch", "read"]);
+    assert.equal(result.plan.autoscale, "none");
+    assert.ok(!lines.some((l) => l.startsWith("Batch's own evaluation")), lines.join("\n"));
+    assert.ok(lines.includes("The start task reaches nodes when they next join the pool or reboot (BatchPoolCycle@1 reboots nodes safely); nodes already running keep what they have."));
+  });
+
   it("describes a pool on one line, and a formula's lines without trailing blank lines", () => {
     assert.equal(
       describePool(fixedPool({ enableAutoScale: true, autoScaleEvaluationInterval: "PT10M", currentDedicatedNodes: 2, targetDedicatedNodes: 3, targetLowPriorityNodes: 1 }), "Pool 'adf-pool'"),
