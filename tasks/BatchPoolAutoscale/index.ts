@@ -8,7 +8,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { InputReader, rethrowForInput } from "../../runtime/inputs";
 import { runTask } from "../../runtime/run";
-import { inputVariableName, taskLibAgent, type Agent } from "../../runtime/agent";
+import { taskLibAgent, type Agent } from "../../runtime/agent";
 import { signIn } from "../../runtime/session";
 import { explainSignInError } from "../../runtime/sign-in-errors";
 import { resolveBatchAccount, type BatchAuth } from "../../runtime/batch";
@@ -24,15 +24,6 @@ import { batchPoolAccess } from "./azure";
 import { applyAutoscale, formulaLines, oneLine, type ApplyResult } from "./apply";
 import manifest from "./task.json";
 
-/**
- * The resource container may be a URL with a SAS. It is read here, before
- * task-lib loads (task-lib's getInput debug-prints every value it reads), and
- * only its SAS is masked (inputs.ts hands it over): masking a plain container
- * name would blank that word in the whole job's log.
- */
-const RESOURCE_CONTAINER = "startTaskResourceContainer";
-const resourceContainerInput = process.env[inputVariableName(RESOURCE_CONTAINER)];
-
 const POOL_ID = /^[A-Za-z0-9_-]{1,64}$/;
 const ACCOUNT_NAME = /^[A-Za-z0-9]{3,24}$/;
 const ACCOUNT_ID = /^\/subscriptions\/[^/]+\/resourceGroups\/[^/]+\/providers\/Microsoft\.Batch\/batchAccounts\/[^/]+$/i;
@@ -40,7 +31,12 @@ const RESOURCE_GROUP = /^[-\w.()]{1,90}$/;
 /** A formula is at most 8192 characters; a file much larger than that is not one. */
 const MAX_FORMULA_FILE_BYTES = 64 * 1024;
 
-const agent = taskLibAgent();
+/**
+ * The resource container may be a URL with a SAS: never debug-printed, and
+ * only its SAS is masked (inputs.ts hands it over); masking a plain container
+ * name would blank that word in the whole job's log.
+ */
+const agent = taskLibAgent({ quietInputs: ["startTaskResourceContainer"] });
 
 void runTask(
   ({ signal }) =>
@@ -65,7 +61,7 @@ async function main(signal: AbortSignal): Promise<string> {
   }
   const auth = reader.pick<BatchAuth>("authType", ["entra", "sharedKey"]);
   const settings = readAutoscaleInputs({
-    get: (name) => (name === "formulaFile" ? formulaFileInput() : name === RESOURCE_CONTAINER ? resourceContainerInput : agent.getInput(name)),
+    get: (name) => (name === "formulaFile" ? formulaFileInput() : agent.getInput(name)),
     describe: (name) => reader.describe(name),
     readFile: readFormulaFile,
   });
