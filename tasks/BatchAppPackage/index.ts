@@ -24,7 +24,10 @@ import manifest from "./task.json";
 void runTask(async ({ agent, signal }) => {
   const started = Date.now();
   const reader = new InputReader(agent, manifest);
-  const inputs = readPackageInputs(reader, { buildNumber: agent.getVariable("Build.BuildNumber") });
+  const inputs = readPackageInputs(reader, {
+    buildNumber: agent.getVariable("Build.BuildNumber"),
+    defaultWorkingDirectories: [agent.getVariable("System.DefaultWorkingDirectory"), agent.getVariable("Build.SourcesDirectory")],
+  });
   for (const note of inputs.notes) agent.warning(note);
 
   if (agent.getEndpointUrl(inputs.connectionId) === undefined && agent.getEndpointAuthorizationScheme(inputs.connectionId) === undefined) {

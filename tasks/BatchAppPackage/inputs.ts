@@ -68,8 +68,29 @@ export function parsePoolIds(lines: readonly string[]): { poolIds: string[]; pro
   return { poolIds, problems };
 }
 
-/** Reads the inputs; `buildNumber` is the job's Build.BuildNumber (versionStrategy buildNumber). */
-export function readPackageInputs(reader: InputReader, variables: { buildNumber?: string }): PackageInputs {
+/** What the entry hands in from the job's variables. */
+export interface PackageVariables {
+  /** Build.BuildNumber (versionStrategy buildNumber). */
+  buildNumber?: string;
+  /**
+   * System.DefaultWorkingDirectory and Build.SourcesDirectory: the agent hands a
+   * filePath input left empty over as that folder, so it counts as not set (as
+   * task-lib's filePathSupplied reads it) rather than packaging the whole checkout.
+   */
+  defaultWorkingDirectories?: (string | undefined)[];
+}
+
+/** A filePath input as given, or undefined when it is empty (or the folder the agent puts in its place). */
+function suppliedPath(reader: InputReader, name: string, variables: PackageVariables): string | undefined {
+  const value = reader.optionalString(name);
+  if (value === undefined) return undefined;
+  const resolved = path.resolve(value);
+  const roots = (variables.defaultWorkingDirectories ?? []).filter((r): r is string => !!r);
+  return roots.some((r) => path.resolve(r) === resolved) ? undefined : resolved;
+}
+
+/** Reads the inputs; `variables` are the job's (see PackageVariables). */
+export function readPackageInputs(reader: InputReader, variables: PackageVariables): PackageInputs {
   const fromRules = <T>(read: () => T): T => {
     try {
       return read();
@@ -104,7 +125,10 @@ export function readPackageInputs(reader: InputReader, variables: { buildNumber?
   const sourceKind = reader.pick("packageSource", ["folder", "zip"] as const);
   let source: PackageSource;
   if (sourceKind === "folder") {
-    const folder = path.resolve(reader.string("sourceFolder"));
+    const folder = suppliedPath(reader, "sourceFolder", variables);
+    if (folder === undefined) {
+      reader.fail("sourceFolder", "a value is required with packageSource: folder: the folder that holds the application, e.g. $(Pipeline.Workspace)/drop/app (the default working directory itself is never packaged whole).");
+    }
     let stat: fs.Stats | undefined;
     try {
       stat = fs.statSync(folder);
@@ -115,7 +139,8 @@ export function readPackageInputs(reader: InputReader, variables: { buildNumber?
     const include = reader.lines("include");
     source = { kind: "folder", folder, include: include.length ? include : ["**"], exclude: reader.lines("exclude") };
   } else {
-    const file = path.resolve(reader.string("zipFile"));
+    const file = suppliedPath(reader, "zipFile", variables);
+    if (file === undefined) reader.fail("zipFile", "a value is required with packageSource: zip: the path of the .zip to publish, e.g. $(Pipeline.Workspace)/drop/app.zip.");
     let stat: fs.Stats | undefined;
     try {
       stat = fs.statSync(file);

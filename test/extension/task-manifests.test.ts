@@ -121,7 +121,11 @@ describe("task manifests", () => {
           .filter((f) => f.endsWith(".ts"))
           .map((f) => fs.readFileSync(path.join(REPO_ROOT, "tasks", name, f), "utf8"))
           .join("\n");
-        const read = [...sources.matchAll(/reader\.(?:string|optionalString|bool|int|optionalInt|pick|lines|fail|describe)\("(\w+)"/g)].map((m) => m[1]);
+        // The runtime's InputReader (`reader.`), BatchPoolAutoscale's own reader (`r.`), and errors that name an input.
+        const read = [
+          ...sources.matchAll(/\b(?:reader|r)\.(?:string|optionalString|bool|int|optionalInt|pick|lines|fail|describe|value|text|positive)\(\s*"(\w+)"/g),
+          ...sources.matchAll(/(?:\bfail|\bnew InputError)\(\s*"(\w+)"/g),
+        ].map((m) => m[1]);
         assert.ok(read.length > 0);
         for (const input of read) assert.ok(inputNames.has(input), `the entry reads '${input}', which task.json does not declare`);
       });

@@ -1,14 +1,18 @@
 import { strict as assert } from "node:assert";
 import { InputError } from "../../runtime/errors";
 import {
+  CYCLE_METHODS,
   checkMethodForPool,
+  DEFAULTS,
   nodeOptionsFor,
   parseNodeCount,
   parsePoolCycleInputs,
   parsePoolIds,
   parsePositiveMinutes,
   resolveNodeCount,
+  WHEN_TASKS_RUNNING,
 } from "../../tasks/BatchPoolCycle/inputs";
+import manifest from "../../tasks/BatchPoolCycle/task.json";
 import { applicationDirectories, describeMissing, installedVersions, isPackageDirectory, nodePackageStatus, resolvePackageReferences } from "../../tasks/BatchPoolCycle/outdated";
 
 const refused = (fn: () => unknown, input: string, text: RegExp) =>
@@ -78,6 +82,14 @@ describe("BatchPoolCycle inputs", () => {
     refused(() => parsePoolCycleInputs({ poolIds: "p", drain: "maybe" }), "drain", /not a boolean/);
     // A batch never outlasts the whole task: the agent passes the default 30 also when only timeoutMinutes is set.
     assert.equal(parsePoolCycleInputs({ poolIds: "p", batchTimeoutMinutes: "30", timeoutMinutes: "10" }).options.batchTimeoutMinutes, 10);
+  });
+
+  it("has the defaults and options task.json shows in the classic designer", () => {
+    // The agent passes task.json's defaults; the parser's own apply when an input is blank (and in the unit tests).
+    const declared = new Map(manifest.inputs.map((i) => [i.name, i as { defaultValue?: string; options?: Record<string, string> }]));
+    for (const [name, value] of Object.entries(DEFAULTS)) assert.equal(declared.get(name)?.defaultValue, value, `${name}'s default`);
+    assert.deepEqual(Object.keys(declared.get("method")?.options ?? {}), [...CYCLE_METHODS]);
+    assert.deepEqual(Object.keys(declared.get("whenTasksRunning")?.options ?? {}), [...WHEN_TASKS_RUNNING]);
   });
 
   it("passes whenTasksRunning to Batch, with taskcompletion for disable scheduling when retaineddata is asked", () => {
