@@ -291,8 +291,8 @@ export class ReleaseFlow {
 
   /** The application package versions a node has, from its `applications/` folder (as File_ListFromComputeNode lists it). */
   async packagesOn(nodeId: string): Promise<string[]> {
-    const files = await this.batch.file.listFromComputeNode(this.poolId, nodeId, { recursive: false, fileListFromComputeNodeOptions: { filter: "startswith(name, 'applications/')" } });
-    return files.filter((f) => f.isDirectory).map((f) => f.name ?? "");
+    const files = await this.batch.file.listFromComputeNode(this.poolId, nodeId, { recursive: true, fileListFromComputeNodeOptions: { filter: "startswith(name, 'applications/')" } });
+    return files.filter((f) => f.isDirectory && /^applications\/[^/]+$/.test(f.name ?? "")).map((f) => f.name ?? "");
   }
 
   /**
