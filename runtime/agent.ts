@@ -33,6 +33,12 @@ export interface Agent {
 export interface TaskLibAgentOptions {
   /** Inputs that carry secrets (a SAS token, a key): masked before anything reads them, and never debug-printed. */
   secretInputs?: readonly string[];
+  /**
+   * Inputs whose text may hold a secret among other text (a SecureString
+   * pipeline parameter in a parameters object): never debug-printed, and not
+   * masked as a whole (the task masks the secret parts once it knows them).
+   */
+  quietInputs?: readonly string[];
   /** The process environment (default process.env); read once, before task-lib loads and empties the INPUT_ variables. */
   env?: NodeJS.ProcessEnv;
 }
@@ -52,13 +58,19 @@ export function taskLibAgent(options: TaskLibAgentOptions = {}): Agent {
   const env = options.env ?? process.env;
   const secretInputs = new Map<string, string | undefined>();
   for (const name of options.secretInputs ?? []) secretInputs.set(name.toLowerCase(), env[inputVariableName(name)]);
+  const quietInputs = new Map<string, string | undefined>();
+  for (const name of options.quietInputs ?? []) quietInputs.set(name.toLowerCase(), env[inputVariableName(name)]);
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const tl = require("azure-pipelines-task-lib/task") as typeof TaskLib;
   for (const value of secretInputs.values()) {
     if (value) for (const line of value.split(/\r?\n/)) if (line.trim()) tl.setSecret(line.trim());
   }
   return {
-    getInput: (name) => (secretInputs.has(name.toLowerCase()) ? secretInputs.get(name.toLowerCase()) : tl.getInput(name, false)),
+    getInput: (name) => {
+      const key = name.toLowerCase();
+      if (secretInputs.has(key)) return secretInputs.get(key);
+      return quietInputs.has(key) ? quietInputs.get(key) : tl.getInput(name, false);
+    },
     getVariable: (name) => tl.getVariable(name),
     getEndpointUrl: (id) => tl.getEndpointUrl(id, true),
     getEndpointAuthorizationScheme: (id) => tl.getEndpointAuthorizationScheme(id, true),

@@ -1,6 +1,6 @@
 /**
- * Azure Batch for the tasks: the account found through ARM (by name or id in
- * the connection's subscription), the management client, and a data-plane
+ * Azure Batch for the tasks: the account found through ARM (by name in the
+ * connection's subscription, or by id in the id's), the management client, and a data-plane
  * client signed in with Entra ID (Batch's own audience) or the account key.
  */
 import type { BatchAccount } from "@azure/arm-batch";
@@ -16,6 +16,12 @@ export interface ResolvedBatchAccount {
   name: string;
   resourceGroup: string;
   id: string;
+  /**
+   * The subscription the account is in (a resource id may name another than
+   * the connection's); absent means the connection's. Pass it to a management
+   * client built for the account: `batchManagementClient(session, { subscriptionId })`.
+   */
+  subscriptionId?: string;
   /** https://<account>.<region>.batch.azure.com */
   url: string;
 }
@@ -32,29 +38,30 @@ function dataPlaneOptions(retry: RetryOptions | undefined): ServiceClientOptions
 const RESOURCE_ID = /^\/subscriptions\/[^/]+\/resourceGroups\/([^/]+)\/providers\/Microsoft\.Batch\/batchAccounts\/([^/]+)$/i;
 
 /**
- * Finds a Batch account by name (or full resource id) in the connection's
- * subscription. Throws NotFoundError (with the accounts the connection can
- * see) or NotAuthorizedError (with the role to grant).
+ * Finds a Batch account by name in the connection's subscription, or by full
+ * resource id in the subscription the id names. Throws NotFoundError (with
+ * the accounts the connection can see) or NotAuthorizedError (with the role
+ * to grant); either names the id's subscription when the connection cannot
+ * see it.
  */
 export async function resolveBatchAccount(session: AzureSession, nameOrId: string): Promise<ResolvedBatchAccount> {
-  const client = batchManagementClient(session);
   const found = await findArmResource<BatchAccount>(session, nameOrId, {
     kind: "Batch account",
     idPattern: RESOURCE_ID,
     readAction: "Microsoft.Batch/batchAccounts/read",
-    get: (rg, name) => client.batchAccountOperations.get(rg, name),
-    list: () => client.batchAccountOperations.list(),
+    get: (rg, name, subscriptionId) => batchManagementClient(session, { subscriptionId }).batchAccountOperations.get(rg, name),
+    list: () => batchManagementClient(session).batchAccountOperations.list(),
   });
   const endpoint = found.resource.accountEndpoint;
   if (!endpoint) throw new TaskError("NoAccountEndpoint", `Batch account '${found.name}' has no account endpoint yet (provisioning state ${found.resource.provisioningState}).`);
-  return { name: found.name, resourceGroup: found.resourceGroup, id: found.id, url: `https://${endpoint}` };
+  return { name: found.name, resourceGroup: found.resourceGroup, id: found.id, subscriptionId: found.subscriptionId, url: `https://${endpoint}` };
 }
 
 export async function batchServiceClient(session: AzureSession, account: ResolvedBatchAccount, auth: BatchAuth, options: { retry?: RetryOptions } = {}): Promise<BatchServiceClient> {
   if (auth === "sharedKey") {
     let key: string | undefined;
     try {
-      key = (await batchManagementClient(session).batchAccountOperations.getKeys(account.resourceGroup, account.name)).primary;
+      key = (await batchManagementClient(session, { subscriptionId: account.subscriptionId }).batchAccountOperations.getKeys(account.resourceGroup, account.name)).primary;
     } catch (e) {
       if (errorStatus(e) === 403) {
         throw new NotAuthorizedError({

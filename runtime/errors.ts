@@ -16,6 +16,9 @@ export type TaskErrorCode =
   // The run itself.
   | "Cancelled"
   | "Timeout"
+  // Data Factory: what pre-flight found (strictPreflight), and a run that did not succeed.
+  | "PreflightFailed"
+  | "PipelineRunFailed"
   // Signing in and permissions.
   | "SignInFailed"
   | "OidcTokenRequestFailed"
@@ -119,6 +122,8 @@ export interface NotFoundDetails {
   visible?: readonly string[];
   /** Said when nothing is visible: why that may be. */
   whenNoneVisible?: string;
+  /** Said last, as its own sentence: what to do ("The id names subscription …"). */
+  advice?: string;
   cause?: unknown;
 }
 
@@ -141,6 +146,7 @@ export class NotFoundError extends TaskError {
     let detail = `no ${details.kind} ${details.byId ? "with id" : "named"} '${details.name}'${details.where ? ` in ${details.where}` : ""}${why}.`;
     if (shown?.length) detail += ` The service connection can see: ${shown.join(", ")}${more}.`;
     else if (shown) detail += ` The service connection sees no ${details.kind}s there${details.whenNoneVisible ? `; ${details.whenNoneVisible}` : ""}.`;
+    if (details.advice) detail += ` ${sentence(details.advice)}`;
     super("ResourceNotFound", capitalise(detail), { cause: details.cause });
     this.name = "NotFoundError";
     this.kind = details.kind;

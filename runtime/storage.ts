@@ -18,6 +18,12 @@ export interface ResolvedStorageAccount {
   name: string;
   resourceGroup: string;
   id: string;
+  /**
+   * The subscription the account is in (a resource id may name another than
+   * the connection's); absent means the connection's. Pass it to a management
+   * client built for the account: `storageManagementClient(session, { subscriptionId })`.
+   */
+  subscriptionId?: string;
   blobEndpoint: string;
   /** Hierarchical namespace (Data Lake Storage): directories are real, so a SAS can be scoped to one. */
   isHnsEnabled?: boolean;
@@ -34,27 +40,28 @@ export interface BlobAccess {
 const RESOURCE_ID = /^\/subscriptions\/[^/]+\/resourceGroups\/([^/]+)\/providers\/Microsoft\.Storage\/storageAccounts\/([^/]+)$/i;
 
 /**
- * Finds a storage account by name (or full resource id) in the connection's
- * subscription. Throws NotFoundError (with the accounts the connection can
- * see) or NotAuthorizedError (with the role to grant).
+ * Finds a storage account by name in the connection's subscription, or by
+ * full resource id in the subscription the id names. Throws NotFoundError
+ * (with the accounts the connection can see) or NotAuthorizedError (with the
+ * role to grant); either names the id's subscription when the connection
+ * cannot see it.
  */
 export async function resolveStorageAccount(session: AzureSession, nameOrId: string): Promise<ResolvedStorageAccount> {
-  const client = storageManagementClient(session);
   const found = await findArmResource<StorageAccount>(session, nameOrId, {
     kind: "storage account",
     idPattern: RESOURCE_ID,
     readAction: "Microsoft.Storage/storageAccounts/read",
-    get: (rg, name) => client.storageAccounts.getProperties(rg, name),
-    list: () => client.storageAccounts.list(),
+    get: (rg, name, subscriptionId) => storageManagementClient(session, { subscriptionId }).storageAccounts.getProperties(rg, name),
+    list: () => storageManagementClient(session).storageAccounts.list(),
   });
   const blobEndpoint = found.resource.primaryEndpoints?.blob;
   if (!blobEndpoint) throw new TaskError("NoBlobEndpoint", `Storage account '${found.name}' has no Blob endpoint (kind ${found.resource.kind}).`);
-  return { name: found.name, resourceGroup: found.resourceGroup, id: found.id, blobEndpoint, isHnsEnabled: found.resource.isHnsEnabled === true };
+  return { name: found.name, resourceGroup: found.resourceGroup, id: found.id, subscriptionId: found.subscriptionId, blobEndpoint, isHnsEnabled: found.resource.isHnsEnabled === true };
 }
 
 async function listAccountKey(session: AzureSession, account: ResolvedStorageAccount): Promise<string> {
   try {
-    const keys = await storageManagementClient(session).storageAccounts.listKeys(account.resourceGroup, account.name);
+    const keys = await storageManagementClient(session, { subscriptionId: account.subscriptionId }).storageAccounts.listKeys(account.resourceGroup, account.name);
     const key = keys.keys?.find((k) => k.value)?.value;
     if (!key) throw new TaskError("NoAccountKey", `Storage account '${account.name}' returned no keys.`);
     session.setSecret(key);

@@ -84,7 +84,7 @@ void runTask(async ({ agent, signal }) => {
         package: pkg,
       },
       {
-        client: batchManagementClient(session),
+        client: batchManagementClient(session, { subscriptionId: account.subscriptionId }),
         openBlob: (storageUrl) => openPackageBlob(storageUrl, { credential: session.credential, setSecret: (v) => session.setSecret(v) }),
         describeInput: (name) => reader.describe(name),
         log: { info: (m) => agent.info(m), warning: (m) => agent.warning(m), debug: (m) => agent.debug(m) },

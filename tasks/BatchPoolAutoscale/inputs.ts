@@ -13,7 +13,7 @@
  * because they would be silently ignored. For that to work, task.json gives
  * those inputs no defaultValue: the defaults live here (TEMPLATE_DEFAULTS).
  */
-import type { BatchServiceModels } from "@azure/batch";
+import type { ResourceFile, StartTask } from "../../runtime/batch-data";
 import { InputError } from "../../runtime/errors";
 import { formatFinding, lintFormula, type LintFinding } from "./lint";
 import { LOW_PRIORITY_MODES, scaleFromZeroFormula, type LowPriorityMode, type ScaleFromZeroSettings } from "./template";
@@ -49,7 +49,7 @@ export interface AutoscaleSettings {
   evaluationInterval: string;
   dryRun: boolean;
   /** Undefined: the pool's start task is left as it is. */
-  startTask?: BatchServiceModels.StartTask;
+  startTask?: StartTask;
   /** Undefined: the pool's application packages are left as they are. */
   applicationPackages?: ApplicationPackageSpec[];
   /** Values the entry must mask (a SAS in a resource file container URL). */
@@ -262,7 +262,7 @@ export function parseApplicationPackages(text: string | undefined, fail: (messag
   return specs.length > 0 ? specs : undefined;
 }
 
-function readStartTask(r: Reader, secrets: string[]): BatchServiceModels.StartTask | undefined {
+function readStartTask(r: Reader, secrets: string[]): StartTask | undefined {
   const commandLine = r.value("startTaskCommandLine");
   if (commandLine === undefined) {
     const defaults: Record<string, string> = { startTaskElevated: "false", startTaskWaitForSuccess: "true", startTaskMaxRetries: "0" };
@@ -278,7 +278,7 @@ function readStartTask(r: Reader, secrets: string[]): BatchServiceModels.StartTa
   const elevated = r.bool("startTaskElevated", false);
   const waitForSuccess = r.bool("startTaskWaitForSuccess", true);
   const maxTaskRetryCount = r.int("startTaskMaxRetries", 0, LIMITS.startTaskMaxRetries, " (-1 retries without limit, which Batch does not recommend for a start task)");
-  const startTask: BatchServiceModels.StartTask = {
+  const startTask: StartTask = {
     commandLine,
     // Pool scope: what the start task installs is there for the pool's tasks too.
     userIdentity: { autoUser: { scope: "pool", elevationLevel: elevated ? "admin" : "nonadmin" } },
@@ -293,7 +293,7 @@ function readStartTask(r: Reader, secrets: string[]): BatchServiceModels.StartTa
     if (filePath !== undefined) r.fail("startTaskResourcePath", "it places the files of startTaskResourceContainer, which is not set.");
     return startTask;
   }
-  const resourceFile: BatchServiceModels.ResourceFile = {};
+  const resourceFile: ResourceFile = {};
   if (/^[a-z][a-z0-9+.-]*:/i.test(container)) {
     let url: URL;
     try {

@@ -30,13 +30,11 @@
  * size-keeping enable, which is disabled again at once (the pool's size never
  * changes).
  */
-import type { BatchServiceModels } from "@azure/batch";
+import type { ApplicationPackageReference, StartTask } from "../../runtime/batch-data";
 import { TaskError } from "../../runtime/errors";
 import { normalizeFormula, settableVariable, statementAt } from "./lint";
 import type { ApplicationPackageSpec } from "./inputs";
 
-type StartTask = BatchServiceModels.StartTask;
-type ApplicationPackageReference = BatchServiceModels.ApplicationPackageReference;
 
 /** The pool as read (Pool - Get), the fields the plan needs. */
 export interface PoolState {

@@ -22,7 +22,8 @@ export function redactUrl(url: string): string {
   return q === -1 ? url : `${url.slice(0, q)}?…`;
 }
 
-function formulaDescription(source: FormulaSource): string {
+/** Where the formula comes from, in a few words (the template with its settings). */
+export function formulaDescription(source: FormulaSource): string {
   switch (source.kind) {
     case "inline":
       return "inline (formula)";

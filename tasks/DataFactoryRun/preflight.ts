@@ -26,7 +26,7 @@ import type {
   UntilActivity,
 } from "@azure/arm-datafactory";
 import type { Pool as ArmPool } from "@azure/arm-batch";
-import type { BatchServiceModels } from "@azure/batch";
+import type { BatchPool } from "../../runtime/batch-data";
 import { describeError, errorCode, errorStatus } from "../../runtime/errors";
 import { expressionSource, resolveField, templateParts, type ExpressionScope, type Resolution } from "./expressions";
 
@@ -139,7 +139,10 @@ export function findCustomActivities(activities: readonly ActivityUnion[] | unde
   return found;
 }
 
-export function poolFactsFromBatch(pool: BatchServiceModels.CloudPool): PoolFacts {
+/** What pre-flight reads of a pool from the Batch data plane (runtime/batch-data's BatchPool has all of it). */
+export type DataPlanePool = Partial<Pick<BatchPool, "id" | "enableAutoScale" | "targetDedicatedNodes" | "targetLowPriorityNodes" | "virtualMachineConfiguration" | "cloudServiceConfiguration" | "allocationState">>;
+
+export function poolFactsFromBatch(pool: DataPlanePool): PoolFacts {
   return {
     enableAutoScale: pool.enableAutoScale === true,
     targetDedicatedNodes: pool.targetDedicatedNodes ?? 0,

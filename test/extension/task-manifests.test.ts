@@ -72,6 +72,11 @@ describe("task manifests", () => {
         });
       });
 
+      it("has a friendly name tfx accepts also in the dev variant (at most 40 characters with ' (dev)')", () => {
+        const friendlyName = (task as TaskJson & { friendlyName: string }).friendlyName;
+        assert.ok(`${friendlyName} (dev)`.length <= 40, `'${friendlyName}' is ${friendlyName.length} characters`);
+      });
+
       it("has unique input and output names and matching folder name", () => {
         assert.equal(task.name, name);
         // tfx refuses a friendlyName over 40 characters (the schema does not say so), and the dev package adds " (dev)".

@@ -34,6 +34,10 @@ export interface TaskRunOptions {
   killWhen?: (line: string) => boolean;
   /** Sends SIGINT when a line passes this test (the agent's cancel). */
   cancelWhen?: (line: string) => boolean;
+  /** The signal cancelWhen sends (default SIGINT; the agent follows with SIGTERM). */
+  cancelSignal?: NodeJS.Signals;
+  /** Called with each line of stdout as it arrives, while the task runs (to look at the local Azure at that moment). */
+  onLine?: (line: string) => void;
   /** Polled every 20 ms while the task runs; SIGKILL when it returns true. */
   killWhenPolled?: () => boolean;
   timeoutMs?: number;
@@ -142,13 +146,14 @@ export async function runTask(options: TaskRunOptions): Promise<TaskRunResult> {
     const lines = pending.split("\n");
     pending = lines.pop() ?? "";
     for (const line of lines) {
+      options.onLine?.(line);
       if (!signalled && options.killWhen?.(line)) {
         signalled = true;
         child.kill("SIGKILL");
       }
       if (!signalled && options.cancelWhen?.(line)) {
         signalled = true;
-        child.kill("SIGINT");
+        child.kill(options.cancelSignal ?? "SIGINT");
       }
     }
   });

@@ -17,7 +17,7 @@ import type { FaultInjector } from "./faults";
 import { listenOnLoopback, type RequestLog, type ServiceHost } from "./http";
 import type { TlsMaterial } from "./tls";
 import type { EntraService } from "./entra";
-import { findByName, isDenied, type ArmState } from "./arm/core";
+import { findByName, isDenied, subscriptionOfGroup, type ArmState } from "./arm/core";
 import type { StorageState } from "./arm/storage";
 
 export interface AzuriteProcess {
@@ -205,7 +205,7 @@ export async function startBlobProxy(options: BlobProxyOptions): Promise<Service
         refuse(401, "InvalidAuthenticationInfo", "Server failed to authenticate the request. Please refer to the information in the www-authenticate header.");
         return;
       }
-      const scope = `/subscriptions/${options.arm.subscriptionId}/resourceGroups/${account.resourceGroup}/providers/Microsoft.Storage/storageAccounts/${account.name}`;
+      const scope = `/subscriptions/${subscriptionOfGroup(options.arm, account.resourceGroup)}/resourceGroups/${account.resourceGroup}/providers/Microsoft.Storage/storageAccounts/${account.name}`;
       if (isDenied(options.arm.denyRules, principal, dataActionFor(method, url.searchParams), scope)) {
         refuse(403, "AuthorizationPermissionMismatch", "This request is not authorized to perform this operation using this permission.", {}, undefined, principal);
         return;

@@ -11,7 +11,7 @@ import { FaultInjector } from "./faults";
 import { RequestLog, startService, type ServiceHost } from "./http";
 import { EntraService, type EntraState, type AppRegistration } from "./entra";
 import { DevOpsService, type DevOpsState } from "./devops";
-import { ArmService, type ArmState } from "./arm/core";
+import { ArmService, type ArmResourceGroup, type ArmState } from "./arm/core";
 import { registerStorage, type StorageState } from "./arm/storage";
 import { registerResources } from "./arm/resources";
 import { startAzurite, startBlobProxy, type AzuriteProcess } from "./blob";
@@ -61,6 +61,12 @@ export interface LocalAzureInfo {
   dataFactory: { factoryName: string };
   managedIdentity: { clientId: string; objectId: string; endpoint: string; header: string };
   devops: { oidcRequestUri: string; accessToken: string; serviceConnectionId: string };
+  /**
+   * A second subscription in the same tenant, which the seeded principal may
+   * read (a platform team's shared storage): its own resource group and
+   * storage account. The service connection names the primary one.
+   */
+  otherSubscription: { subscriptionId: string; subscriptionName: string; resourceGroup: string; storage: { accountName: string; accountKey: string } };
   /** The seeded Batch account: its data-plane URL (the account endpoint with https://) and primary key. */
   batch: { accountName: string; accountKey: string; url: string; poolId: string };
   env: Record<string, string>;
@@ -113,15 +119,29 @@ export async function startLocalAzure(options: LocalAzureOptions = {}): Promise<
     tokensIssued: 0,
     tokenLifetimeSeconds: 600,
   };
+  const otherSubscription = { subscriptionId: uuid(), subscriptionName: "Shared Services" };
+  const otherGroup = { name: "rg-shared-storage", location: "westeurope", subscriptionId: otherSubscription.subscriptionId };
   const armState: ArmState = {
     subscriptionId: uuid(),
     subscriptionName: "Local Azure",
     tenantId,
-    resourceGroups: new Map([["rg-batch-release", { name: "rg-batch-release", location: "westeurope" }]]),
+    otherSubscriptions: [otherSubscription],
+    resourceGroups: new Map<string, ArmResourceGroup>([
+      ["rg-batch-release", { name: "rg-batch-release", location: "westeurope" }],
+      [otherGroup.name, otherGroup],
+    ]),
     denyRules: [],
   };
-  const storageAccount = { name: "releasestore", resourceGroup: "rg-batch-release", location: "westeurope", keys: [crypto.randomBytes(64).toString("base64"), crypto.randomBytes(64).toString("base64")] as [string, string], allowSharedKeyAccess: true, created: new Date().toISOString() };
-  const storageState: StorageState = { accounts: new Map([[storageAccount.name, storageAccount]]), blobBaseUrl: "" };
+  const accountKeys = () => [crypto.randomBytes(64).toString("base64"), crypto.randomBytes(64).toString("base64")] as [string, string];
+  const storageAccount = { name: "releasestore", resourceGroup: "rg-batch-release", location: "westeurope", keys: accountKeys(), allowSharedKeyAccess: true, created: new Date().toISOString() };
+  const otherStorageAccount = { name: "sharedreleasestore", resourceGroup: otherGroup.name, location: "westeurope", keys: accountKeys(), allowSharedKeyAccess: true, created: new Date().toISOString() };
+  const storageState: StorageState = {
+    accounts: new Map([
+      [storageAccount.name, storageAccount],
+      [otherStorageAccount.name, otherStorageAccount],
+    ]),
+    blobBaseUrl: "",
+  };
 
   const batchAccount = createAccount({
     name: "releasebatch",
@@ -251,6 +271,7 @@ export async function startLocalAzure(options: LocalAzureOptions = {}): Promise<
       subscriptionId: armState.subscriptionId,
       resourceGroup: "rg-batch-release",
       storage: { accountName: storageAccount.name, accountKey: storageAccount.keys[0], blobUrl: `${blobHost.url}/${storageAccount.name}` },
+      otherSubscription: { ...otherSubscription, resourceGroup: otherGroup.name, storage: { accountName: otherStorageAccount.name, accountKey: otherStorageAccount.keys[0] } },
       dataFactory: { factoryName: "release-adf" },
       managedIdentity: { clientId: mi.clientId, objectId: mi.objectId, endpoint: msiEndpoint, header: entraState.identityHeader },
       devops: { oidcRequestUri: devops.oidcRequestUri, accessToken: devopsState.accessToken, serviceConnectionId: connectionId },

@@ -714,6 +714,68 @@ describe("BatchAppBlobCopy@1", function () {
     });
   });
 
+  describe("a storage account given by resource id in another subscription", () => {
+    const otherAccountId = (subscriptionId = azure.info.otherSubscription.subscriptionId) =>
+      `/subscriptions/${subscriptionId}/resourceGroups/${azure.info.otherSubscription.resourceGroup}/providers/Microsoft.Storage/storageAccounts/${azure.info.otherSubscription.storage.accountName}`;
+    const otherBlobs = () =>
+      new BlobServiceClient(
+        `${azure.info.storage.blobUrl.replace(/[^/]+$/, azure.info.otherSubscription.storage.accountName)}/`,
+        new StorageSharedKeyCredential(azure.info.otherSubscription.storage.accountName, azure.info.otherSubscription.storage.accountKey),
+      );
+    const blobWritesSince = (logStart: number) => azure.log.entries.slice(logStart).filter((e) => e.service === "blob" && e.method !== "GET" && e.method !== "HEAD");
+
+    it("is found and written there, its key listed there (accessKey)", async () => {
+      const { container, source, files } = scenario();
+      const logStart = azure.log.entries.length;
+      const r = await run({ sourceFolder: source, containerName: container, blobPrefix: "app/2.0.0", storageAccount: otherAccountId(), authType: "accessKey" });
+      assert.equal(r.result, "Succeeded", explain(r));
+      const arm = azure.log.entries.slice(logStart).filter((e) => e.service === "arm");
+      assert.deepEqual(arm.map((e) => `${e.method} ${e.path} ${e.status}`), [`GET ${otherAccountId()} 200`, `POST ${otherAccountId()}/listKeys 200`], "every ARM call went to the id's subscription");
+      const blobs = await blobsUnder(otherBlobs().getContainerClient(container), "app/2.0.0/");
+      assert.deepEqual([...blobs.keys()].sort(), Object.keys(files).sort());
+      assert.equal(r.outputs.ContainerUrl.value, `${otherBlobs().url}${container}`);
+      assert.equal(await keyed.getContainerClient(container).exists(), false, "nothing went to the connection's own account");
+    });
+
+    it("without access to that subscription, fails naming it and the fix, and writes nothing", async () => {
+      const { container, source } = scenario();
+      const other = azure.info.otherSubscription;
+      azure.state.arm.denyRules.push({ principalId: azure.info.servicePrincipalObjectId, action: "*", scope: `/subscriptions/${other.subscriptionId}` });
+      const logStart = azure.log.entries.length;
+      const r = await run({ sourceFolder: source, containerName: container, storageAccount: otherAccountId() });
+      assert.equal(r.result, "Failed");
+      assert.equal(r.exitCode, 1);
+      assert.match(
+        r.message ?? "",
+        new RegExp(
+          `^The service connection may not read storage account '${other.storage.accountName}' in subscription '${other.subscriptionId}' \\(the resource id's; the connection's own is subscription 'Local Azure'\\): AuthorizationFailed \\(HTTP 403\\): .*` +
+            `Grant it the 'Reader' role .* on the storage account, its resource group or subscription '${other.subscriptionId}', or use a service connection for subscription '${other.subscriptionId}'\\.$`,
+        ),
+      );
+      assert.deepEqual(blobWritesSince(logStart), [], "no write reached Blob storage");
+      assert.equal(await otherBlobs().getContainerClient(container).exists(), false);
+      assert.equal(await keyed.getContainerClient(container).exists(), false);
+    });
+
+    it("a subscription the connection cannot see fails on the input, naming the subscription, and writes nothing", async () => {
+      const { container, source } = scenario();
+      const unseen = "5d6f1c2a-8b9e-4c3d-a1f0-2e7b9c4d6a80";
+      const logStart = azure.log.entries.length;
+      const r = await run({ sourceFolder: source, containerName: container, storageAccount: otherAccountId(unseen) });
+      assert.equal(r.result, "Failed");
+      assert.match(
+        r.message ?? "",
+        new RegExp(
+          `^Input 'storageAccount' \\(Storage account\\): no storage account with id '${otherAccountId(unseen)}' \\(SubscriptionNotFound \\(HTTP 404\\): .*\\)\\. ` +
+            `The id names subscription '${unseen}', which the service connection cannot see \\(its own is subscription 'Local Azure'\\)\\. The connection's identity must have access to that subscription .*, or use a service connection for subscription '${unseen}'\\.$`,
+        ),
+      );
+      const arm = azure.log.entries.slice(logStart).filter((e) => e.service === "arm");
+      assert.deepEqual(arm.map((e) => `${e.method} ${e.path} ${e.status}`), [`GET ${otherAccountId(unseen)} 404`]);
+      assert.deepEqual(blobWritesSince(logStart), [], "no write reached Blob storage");
+    });
+  });
+
   describe("bad input fails before anything changes in Azure, naming the input and the fix", () => {
     const cases: { title: string; inputs: (s: { source: string; container: string }) => TaskRunOptions["inputs"]; message: RegExp }[] = [
       { title: "missing source folder", inputs: (s) => ({ sourceFolder: path.join(s.source, "nope"), containerName: s.container }), message: /Input 'sourceFolder' \(Source folder\): '.*nope' does not exist/ },

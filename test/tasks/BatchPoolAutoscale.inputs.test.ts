@@ -1,4 +1,6 @@
 import { strict as assert } from "node:assert";
+import * as fs from "node:fs";
+import * as path from "node:path";
 import { InputError } from "../../runtime/errors";
 import { parseApplicationPackages, readAutoscaleInputs, type AutoscaleSettings } from "../../tasks/BatchPoolAutoscale/inputs";
 import { scaleFromZeroFormula } from "../../tasks/BatchPoolAutoscale/template";
@@ -261,5 +263,28 @@ describe("BatchPoolAutoscale inputs", () => {
       refused({ applicationPackages: eleven }, "applicationPackages", "Input 'applicationPackages': 11 packages are listed; Batch allows at most 10 on a pool.");
       assert.equal(read({ applicationPackages: eleven.split("\n").slice(0, 10).join("\n") }).applicationPackages?.length, 10);
     });
+  });
+
+  it("asks only for inputs that task.json declares, and task.json gives the template's inputs no default", () => {
+    const manifest = JSON.parse(fs.readFileSync(path.join(__dirname, "..", "..", "tasks", "BatchPoolAutoscale", "task.json"), "utf8")) as { inputs: { name: string; defaultValue?: string }[] };
+    const declared = new Map(manifest.inputs.map((i) => [i.name, i]));
+    const asked = new Set<string>();
+    const scenarios: Record<string, string>[] = [
+      {},
+      { lowPriority: "mix", mixDedicatedNodes: "2" },
+      { formula: "$TargetDedicatedNodes = 1;" },
+      { formulaFile: "autoscale/formula.txt" },
+      { startTaskCommandLine: "/bin/sh -c true", startTaskResourceContainer: "setup", startTaskResourcePrefix: "s/", startTaskResourcePath: "p" },
+      { applicationPackages: "app" },
+    ];
+    for (const inputs of scenarios) {
+      readAutoscaleInputs({ get: (name) => (asked.add(name), inputs[name]), readFile: (p) => FILES[p] });
+    }
+    for (const name of asked) assert.ok(declared.has(name), `readAutoscaleInputs reads '${name}', which task.json does not declare`);
+    assert.ok(asked.size >= 19, [...asked].join(", "));
+    // A default the agent fills in could not be told from a value the user set beside a formula.
+    for (const name of ["maxNodes", "samplingMinutes", "averageTaskSeconds", "targetSeconds", "lowPriority", "mixDedicatedNodes"]) {
+      assert.equal(declared.get(name)?.defaultValue, undefined, name);
+    }
   });
 });

@@ -82,7 +82,25 @@ $NodeDeallocationOption = taskcompletion;`,
   "T8 seed formula": `maxNumberofVMs = 10; samplingInterval = 5 * TimeInterval_Minute; averageProcessingTimeSeconds = 5; targetProcessingTimeSeconds = 60; minimumDesiredSampleDataPercent = 70; pendingTaskSamplePercent = $PendingTasks.GetSamplePercent(samplingInterval); pendingTasksCount = (pendingTaskSamplePercent < 70) ? 0 : avg($PendingTasks.GetSample(samplingInterval)); estimatedProcessingTimeSeconds = pendingTasksCount * averageProcessingTimeSeconds; processorTarget = pendingTasksCount > 0 ? max(estimatedProcessingTimeSeconds / targetProcessingTimeSeconds, 1) : 0; $TargetDedicatedNodes = min(maxNumberofVMs, processorTarget); $NodeDeallocationOption = taskcompletion;`,
   "Keep-size formula of the evaluate-first approach (A19)": "$TargetDedicatedNodes = 0",
   "GetSample with a window and a percentage (A19)": "$TargetDedicatedNodes = max(0, avg($CPUPercent.GetSample(TimeInterval_Minute * 10, 80)), avg($CPUPercent.GetSample(1 * TimeInterval_Minute, 6 * TimeInterval_Minute)));",
+  "'Won't resize the pool': the current dedicated count (A19)": "$TargetDedicatedNodes = $CurrentDedicatedNodes;",
+  "The data plane's example body (older alias, no ';')": "$TargetDedicated=0",
+  "Recorded results with '$' user variables (DAP)": `$maxTasksPerNode = 4; $samples = 100; $tasks = 0; $targetVMs = 1; $round = 3;
+$TargetDedicatedNodes = 2; $TargetLowPriorityNodes = 5; $NodeDeallocationOption = taskcompletion;`,
 };
+
+/**
+ * Documented snippets that show one expression and set no target: the
+ * language in them passes; the task refuses them only because, applied on
+ * their own, they could never change the pool's size.
+ */
+const DOCUMENTED_SNIPPETS: Record<string, string> = {
+  "GetSample over a window (A19)": "$runningTasksSample = $RunningTasks.GetSample(1 * TimeInterval_Minute, 6 * TimeInterval_Minute);",
+  "GetSample with a required percentage (A19)": "$runningTasksSample = $RunningTasks.GetSample(60 * TimeInterval_Second, 120 * TimeInterval_Second, 75);",
+  "GetSample of the last 5 minutes (A19)": "v = $CPUPercent.GetSample(TimeInterval_Minute * 5)",
+  "time() of W3C and RFC 1123 strings (A19)": 'a = time("2016-10-13T19:18:47Z"); b = time("Thu, 13 Oct 2016 19:18:47 GMT"); c = time("2016-10-13T21:18:47+02:00"); d = a == b && b == c',
+  "Batch Shipyard's generated forms": "last = val($PendingTasks.GetSample(1), 0); both = avg(last, 3); rebalance = 0 == 1",
+};
+const SETS_NO_TARGET = "The formula never sets $TargetDedicatedNodes (or $TargetLowPriorityNodes), so it cannot change the pool's size.";
 
 /** The error messages of a formula, formatted as the task prints them. */
 const errors = (formula: string) => lintFormula(formula).errors.map(formatFinding);
@@ -92,6 +110,12 @@ describe("BatchPoolAutoscale formula lint", () => {
     for (const [name, formula] of Object.entries(DOCUMENTED)) {
       it(`passes ${name}`, () => {
         assert.deepEqual(errors(formula), []);
+      });
+    }
+
+    for (const [name, formula] of Object.entries(DOCUMENTED_SNIPPETS)) {
+      it(`passes the language of ${name}, refusing only that it sets no target`, () => {
+        assert.deepEqual(errors(formula), [SETS_NO_TARGET]);
       });
     }
 

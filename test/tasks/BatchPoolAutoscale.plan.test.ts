@@ -1,5 +1,5 @@
 import { strict as assert } from "node:assert";
-import type { BatchServiceModels } from "@azure/batch";
+import type { StartTask } from "../../runtime/batch-data";
 import { renderText } from "../../runtime/summary";
 import {
   describeDuration,
@@ -37,7 +37,7 @@ const autoPool: PoolState = {
 const ok: AutoscaleRunResult = { results: "$TargetDedicatedNodes=4;$TargetLowPriorityNodes=0;$NodeDeallocationOption=taskcompletion" };
 const desired: DesiredPool = { formula: FORMULA, evaluationInterval: "PT5M", dryRun: false };
 
-const startTask: BatchServiceModels.StartTask = {
+const startTask: StartTask = {
   commandLine: '/bin/bash -c "apt-get update && apt-get install -y python3"',
   userIdentity: { autoUser: { scope: "pool", elevationLevel: "admin" } },
   maxTaskRetryCount: 1,
@@ -115,7 +115,7 @@ describe("BatchPoolAutoscale plan", () => {
 
   describe("start task and application packages", () => {
     it("leaves an unchanged start task alone (Batch's defaults and spelling count as the same)", () => {
-      const fromPool: BatchServiceModels.StartTask = { ...startTask, userIdentity: { autoUser: { elevationLevel: "Admin" as "admin" } }, resourceFiles: [] };
+      const fromPool: StartTask = { ...startTask, userIdentity: { autoUser: { elevationLevel: "Admin" as "admin" } }, resourceFiles: [] };
       const plan = planAutoscale({ ...autoPool, startTask: fromPool }, { ...desired, startTask });
       assert.equal(plan.startTask, "unchanged");
       assert.deepEqual(plan.steps.map((s) => s.kind), ["evaluate"]);

@@ -51,7 +51,7 @@ export async function readZipEntries(data: Buffer): Promise<PackageEntry[] | und
 export function createBatchArmContext(arm: ArmService, options: BatchArmOptions) {
   const { sim, storage, entra } = options;
   const sub = () => arm.state.subscriptionId;
-  const accountId = (a: BatchAccountRecord) => resourceId(sub(), a.resourceGroup, "Microsoft.Batch", "batchAccounts", a.name);
+  const accountId = (a: BatchAccountRecord) => resourceId(arm.subscriptionOf(a.resourceGroup), a.resourceGroup, "Microsoft.Batch", "batchAccounts", a.name);
   const endpointHost = () => sim.state.url.replace(/^https?:\/\//, "");
 
   const getAccount = (req: AzureRequest): BatchAccountRecord => {
@@ -138,6 +138,7 @@ export function createBatchArmContext(arm: ArmService, options: BatchArmOptions)
     }
   };
 
+  const autoStorageGroupOf = (a: BatchAccountRecord) => (a.autoStorage && findByName(storage.accounts, a.autoStorage.storageAccountName)?.resourceGroup) || a.resourceGroup;
   const renderAccount = (a: BatchAccountRecord) => ({
     id: accountId(a),
     name: a.name,
@@ -153,7 +154,7 @@ export function createBatchArmContext(arm: ArmService, options: BatchArmOptions)
       publicNetworkAccess: "Enabled",
       autoStorage: a.autoStorage
         ? {
-            storageAccountId: resourceId(sub(), findByName(storage.accounts, a.autoStorage.storageAccountName)?.resourceGroup ?? a.resourceGroup, "Microsoft.Storage", "storageAccounts", a.autoStorage.storageAccountName),
+            storageAccountId: resourceId(arm.subscriptionOf(autoStorageGroupOf(a)), autoStorageGroupOf(a), "Microsoft.Storage", "storageAccounts", a.autoStorage.storageAccountName),
             authenticationMode: a.autoStorage.authenticationMode,
             ...(a.autoStorage.nodeIdentityResourceId ? { nodeIdentityReference: { resourceId: a.autoStorage.nodeIdentityResourceId } } : {}),
             lastKeySync: a.autoStorage.lastKeySync,
@@ -197,8 +198,8 @@ export function registerBatchAccounts(ctx: BatchArmContext): void {
   const { arm, sim, getAccount, renderAccount, ok } = ctx;
   const read = { action: `${ACCOUNT_TYPE}/read`, apiVersions: API_VERSIONS };
   arm
-    .add("GET", "/subscriptions/{subscriptionId}/providers/Microsoft.Batch/batchAccounts", read, () =>
-      ok({ value: [...sim.state.accounts.values()].map(renderAccount) }),
+    .add("GET", "/subscriptions/{subscriptionId}/providers/Microsoft.Batch/batchAccounts", read, (req) =>
+      ok({ value: [...sim.state.accounts.values()].filter((a) => arm.inSubscription(req, a.resourceGroup)).map(renderAccount) }),
     )
     .add("GET", BASE, read, (req) =>
       ok({ value: [...sim.state.accounts.values()].filter((a) => a.resourceGroup.toLowerCase() === req.params.resourceGroupName.toLowerCase()).map(renderAccount) }),

@@ -22,13 +22,53 @@ export interface DenyRule {
   scope?: string;
 }
 
-export interface ArmState {
+export interface ArmSubscription {
   subscriptionId: string;
   subscriptionName: string;
-  /** The tenant the subscription belongs to (default: the local Entra's tenant). */
+}
+
+export interface ArmResourceGroup {
+  name: string;
+  location: string;
+  /** The subscription it is in (default: the primary one, `ArmState.subscriptionId`). */
+  subscriptionId?: string;
+}
+
+export interface ArmState {
+  /** The primary subscription: the one the service connection names. */
+  subscriptionId: string;
+  subscriptionName: string;
+  /** The tenant the subscriptions belong to (default: the local Entra's tenant). */
   tenantId?: string;
-  resourceGroups: Map<string, { name: string; location: string }>;
+  /**
+   * Other subscriptions of the same tenant, as an organisation has (shared
+   * storage in a platform team's subscription). Readable by any principal
+   * that no deny rule refuses, as with a role assignment there.
+   */
+  otherSubscriptions?: ArmSubscription[];
+  /**
+   * Every subscription's groups, by name. A group's name is unique across the
+   * local Azure's subscriptions (Azure only needs it unique in one), so a
+   * resource's group tells its subscription.
+   */
+  resourceGroups: Map<string, ArmResourceGroup>;
   denyRules: DenyRule[];
+}
+
+/** The primary subscription and the others, primary first. */
+export function armSubscriptions(state: ArmState): ArmSubscription[] {
+  return [{ subscriptionId: state.subscriptionId, subscriptionName: state.subscriptionName }, ...(state.otherSubscriptions ?? [])];
+}
+
+/** The subscription a resource group (and so every resource in it) is in. */
+export function subscriptionOfGroup(state: ArmState, resourceGroup: string): string {
+  for (const [key, rg] of state.resourceGroups) if (key.toLowerCase() === resourceGroup.toLowerCase()) return rg.subscriptionId ?? state.subscriptionId;
+  return state.subscriptionId;
+}
+
+/** Whether two subscription ids are the same (ARM compares them case-insensitively). */
+export function sameSubscription(a: string, b: string): boolean {
+  return a.toLowerCase() === b.toLowerCase();
 }
 
 /** The audiences ARM accepts, as the public cloud does. */
@@ -331,7 +371,7 @@ export class ArmService {
     this.checkSubscription(match.params.subscriptionId);
     // A tenant-level list is not refused: it shows what the principal may read.
     if (!options!.tenantLevel) this.checkAuthorized(req, options!.action, actionScope(req.method, req.path, template));
-    this.checkResourceGroup(match.params.resourceGroupName);
+    this.checkResourceGroup(match.params.subscriptionId, match.params.resourceGroupName);
     if (versions && verdict === "not-emulated") {
       throw notImplemented(
         `'${options!.action}' (${req.method} ${template}) at api-version '${apiVersion}'`,
@@ -355,13 +395,13 @@ export class ArmService {
     const template = generalisePath(req.path, this.templates.map((t) => t.template));
     const { action } = armOperationName(req.method, template);
     this.checkAuthorized(req, action, actionScope(req.method, req.path, template));
-    this.checkResourceGroup(resourceGroupName);
+    this.checkResourceGroup(subscriptionId, resourceGroupName);
     const methods = this.templates.filter((t) => t.template.toLowerCase() === template.toLowerCase()).map((t) => t.method);
     throw notImplemented(`'${action}' (${req.method} ${template})`, methods.length ? `It implements ${methods.join(", ")} on this path.` : "");
   }
 
   private checkSubscription(subscriptionId: string | undefined): void {
-    if (subscriptionId !== undefined && subscriptionId.toLowerCase() !== this.state.subscriptionId.toLowerCase()) {
+    if (subscriptionId !== undefined && !armSubscriptions(this.state).some((s) => sameSubscription(s.subscriptionId, subscriptionId))) {
       throw new ServiceError(404, "SubscriptionNotFound", `The subscription '${subscriptionId}' could not be found.`);
     }
   }
@@ -371,8 +411,8 @@ export class ArmService {
     if (isDenied(this.state.denyRules, principal.oid, action, scope)) throw authorizationFailed(principal, action, scope);
   }
 
-  private checkResourceGroup(resourceGroupName: string | undefined): void {
-    if (resourceGroupName !== undefined && !this.findResourceGroup(resourceGroupName)) {
+  private checkResourceGroup(subscriptionId: string | undefined, resourceGroupName: string | undefined): void {
+    if (resourceGroupName !== undefined && !this.findResourceGroup(resourceGroupName, subscriptionId)) {
       throw new ServiceError(404, "ResourceGroupNotFound", `Resource group '${resourceGroupName}' could not be found.`);
     }
   }
@@ -385,9 +425,23 @@ export class ArmService {
     return this.locations()[0] ?? "westeurope";
   }
 
-  findResourceGroup(name: string): { name: string; location: string } | undefined {
-    for (const [key, rg] of this.state.resourceGroups) if (key.toLowerCase() === name.toLowerCase()) return rg;
+  /** The group of that name, in `subscriptionId` when given (a group of that name in another subscription is not it). */
+  findResourceGroup(name: string, subscriptionId?: string): ArmResourceGroup | undefined {
+    for (const [key, rg] of this.state.resourceGroups) {
+      if (key.toLowerCase() !== name.toLowerCase()) continue;
+      return subscriptionId === undefined || sameSubscription(rg.subscriptionId ?? this.state.subscriptionId, subscriptionId) ? rg : undefined;
+    }
     return undefined;
+  }
+
+  /** The subscription a resource group (and every resource in it) is in. */
+  subscriptionOf(resourceGroup: string): string {
+    return subscriptionOfGroup(this.state, resourceGroup);
+  }
+
+  /** Whether a resource's group is in the request's subscription (for subscription-wide lists). */
+  inSubscription(req: AzureRequest, resourceGroup: string): boolean {
+    return sameSubscription(this.subscriptionOf(resourceGroup), req.params.subscriptionId ?? this.state.subscriptionId);
   }
 }
 

@@ -19,7 +19,8 @@ export function renderDataset(subscriptionId: string, f: FactoryEntity, d: Datas
 }
 
 export function registerDataFactoryDatasets(arm: ArmService, state: DataFactoryState): void {
-  const sub = () => arm.state.subscriptionId;
+  /** A factory is in its resource group's subscription. */
+  const sub = (f: FactoryEntity) => arm.subscriptionOf(f.resourceGroup);
   const factoryOf = (req: AzureRequest): FactoryEntity => {
     const { resourceGroupName: rg, factoryName } = req.params;
     const f = state.factory(factoryName);
@@ -32,13 +33,13 @@ export function registerDataFactoryDatasets(arm: ArmService, state: DataFactoryS
   arm
     .add("GET", `${BASE}/datasets`, options("read"), (req) => {
       const f = factoryOf(req);
-      return ok({ value: [...f.datasets.values()].map((d) => renderDataset(sub(), f, d)) });
+      return ok({ value: [...f.datasets.values()].map((d) => renderDataset(sub(f), f, d)) });
     })
     .add("GET", `${BASE}/datasets/{datasetName}`, options("read"), (req) => {
       const f = factoryOf(req);
       const d = findDataset(f, req.params.datasetName);
       if (!d) throw entityNotFound(req.params.datasetName);
-      return notModified(req, d.etag) ? { status: 304 } : ok(renderDataset(sub(), f, d));
+      return notModified(req, d.etag) ? { status: 304 } : ok(renderDataset(sub(f), f, d));
     })
     .add("PUT", `${BASE}/datasets/{datasetName}`, options("write"), (req) => {
       const f = factoryOf(req);
@@ -50,7 +51,7 @@ export function registerDataFactoryDatasets(arm: ArmService, state: DataFactoryS
       if (existing) f.datasets.delete(existing.name);
       const entity: DatasetEntity = { name: existing?.name ?? name, etag: newEtag(), properties };
       f.datasets.set(entity.name, entity);
-      return ok(renderDataset(sub(), f, entity));
+      return ok(renderDataset(sub(f), f, entity));
     })
     .add("DELETE", `${BASE}/datasets/{datasetName}`, options("delete"), (req) => {
       const f = factoryOf(req);

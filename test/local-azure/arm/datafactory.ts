@@ -90,7 +90,8 @@ export function checkIfMatch(req: AzureRequest, current: string | undefined): vo
 }
 
 export function registerDataFactory(arm: ArmService, state: DataFactoryState): void {
-  const sub = () => arm.state.subscriptionId;
+  /** A factory is in its resource group's subscription. */
+  const sub = (f: FactoryEntity) => arm.subscriptionOf(f.resourceGroup);
   const factoryOf = (req: AzureRequest): FactoryEntity => {
     const { resourceGroupName: rg, factoryName } = req.params;
     const f = state.factory(factoryName);
@@ -106,27 +107,27 @@ export function registerDataFactory(arm: ArmService, state: DataFactoryState): v
 
   arm
     // Factories_List and Factories_ListByResourceGroup: how a caller finds a factory it only knows by name.
-    .add("GET", "/subscriptions/{subscriptionId}/providers/Microsoft.DataFactory/factories", { action: `${TYPE}/read`, versions: DATA_FACTORY_API_VERSIONS }, () =>
-      ok({ value: [...state.factories.values()].map((f) => renderFactory(sub(), f)) }),
+    .add("GET", "/subscriptions/{subscriptionId}/providers/Microsoft.DataFactory/factories", { action: `${TYPE}/read`, versions: DATA_FACTORY_API_VERSIONS }, (req) =>
+      ok({ value: [...state.factories.values()].filter((f) => arm.inSubscription(req, f.resourceGroup)).map((f) => renderFactory(sub(f), f)) }),
     )
     .add("GET", "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.DataFactory/factories", { action: `${TYPE}/read`, versions: DATA_FACTORY_API_VERSIONS }, (req) =>
-      ok({ value: [...state.factories.values()].filter((f) => f.resourceGroup.toLowerCase() === req.params.resourceGroupName.toLowerCase()).map((f) => renderFactory(sub(), f)) }),
+      ok({ value: [...state.factories.values()].filter((f) => f.resourceGroup.toLowerCase() === req.params.resourceGroupName.toLowerCase()).map((f) => renderFactory(sub(f), f)) }),
     )
     .add("GET", BASE, { action: `${TYPE}/read`, versions: DATA_FACTORY_API_VERSIONS }, (req) => {
       const f = factoryOf(req);
-      return notModified(req, f.eTag) ? { status: 304 } : ok(renderFactory(sub(), f));
+      return notModified(req, f.eTag) ? { status: 304 } : ok(renderFactory(sub(f), f));
     })
 
     // Pipelines
     .add("GET", `${BASE}/pipelines`, { action: `${TYPE}/pipelines/read`, versions: DATA_FACTORY_API_VERSIONS }, (req) => {
       const f = factoryOf(req);
-      return ok({ value: [...f.pipelines.values()].map((p) => renderPipeline(sub(), f, p)) });
+      return ok({ value: [...f.pipelines.values()].map((p) => renderPipeline(sub(f), f, p)) });
     })
     .add("GET", `${BASE}/pipelines/{pipelineName}`, { action: `${TYPE}/pipelines/read`, versions: DATA_FACTORY_API_VERSIONS }, (req) => {
       const f = factoryOf(req);
       const p = findPipeline(f, req.params.pipelineName);
       if (!p) throw entityNotFound(req.params.pipelineName);
-      return notModified(req, p.etag) ? { status: 304 } : ok(renderPipeline(sub(), f, p));
+      return notModified(req, p.etag) ? { status: 304 } : ok(renderPipeline(sub(f), f, p));
     })
     .add("PUT", `${BASE}/pipelines/{pipelineName}`, { action: `${TYPE}/pipelines/write`, versions: DATA_FACTORY_API_VERSIONS }, (req) => {
       const f = factoryOf(req);
@@ -138,7 +139,7 @@ export function registerDataFactory(arm: ArmService, state: DataFactoryState): v
       if (existing) f.pipelines.delete(existing.name);
       const entity = { name: existing?.name ?? name, etag: newEtag(), properties };
       f.pipelines.set(entity.name, entity);
-      return ok(renderPipeline(sub(), f, entity));
+      return ok(renderPipeline(sub(f), f, entity));
     })
     .add("DELETE", `${BASE}/pipelines/{pipelineName}`, { action: `${TYPE}/pipelines/delete`, versions: DATA_FACTORY_API_VERSIONS }, (req) => {
       const f = factoryOf(req);
@@ -151,13 +152,13 @@ export function registerDataFactory(arm: ArmService, state: DataFactoryState): v
     // Linked services
     .add("GET", `${BASE}/linkedservices`, { action: `${TYPE}/linkedservices/read`, versions: DATA_FACTORY_API_VERSIONS }, (req) => {
       const f = factoryOf(req);
-      return ok({ value: [...f.linkedServices.values()].map((l) => renderLinkedService(sub(), f, maskedLinkedService(l))) });
+      return ok({ value: [...f.linkedServices.values()].map((l) => renderLinkedService(sub(f), f, maskedLinkedService(l))) });
     })
     .add("GET", `${BASE}/linkedservices/{linkedServiceName}`, { action: `${TYPE}/linkedservices/read`, versions: DATA_FACTORY_API_VERSIONS }, (req) => {
       const f = factoryOf(req);
       const l = findLinkedService(f, req.params.linkedServiceName);
       if (!l) throw entityNotFound(req.params.linkedServiceName);
-      return notModified(req, l.etag) ? { status: 304 } : ok(renderLinkedService(sub(), f, maskedLinkedService(l)));
+      return notModified(req, l.etag) ? { status: 304 } : ok(renderLinkedService(sub(f), f, maskedLinkedService(l)));
     })
     .add("PUT", `${BASE}/linkedservices/{linkedServiceName}`, { action: `${TYPE}/linkedservices/write`, versions: DATA_FACTORY_API_VERSIONS }, (req) => {
       const f = factoryOf(req);
@@ -169,7 +170,7 @@ export function registerDataFactory(arm: ArmService, state: DataFactoryState): v
       if (existing) f.linkedServices.delete(existing.name);
       const entity = { name: existing?.name ?? name, etag: newEtag(), properties: body.properties };
       f.linkedServices.set(entity.name, entity);
-      return ok(renderLinkedService(sub(), f, maskedLinkedService(entity)));
+      return ok(renderLinkedService(sub(f), f, maskedLinkedService(entity)));
     })
 
     // Runs

@@ -1,6 +1,8 @@
 /**
  * Microsoft.Resources on the local ARM: subscriptions (list, get) and
- * resource groups (list, get, check existence), in ARM's shapes.
+ * resource groups (list, get, check existence), in ARM's shapes. There is
+ * the primary subscription and, optionally, others in the same tenant; each
+ * group lists under its own subscription.
  *
  * - `GET /subscriptions` is tenant-level: a token from any tenant is accepted
  *   and sees the subscriptions of its own tenant (`tid`) that it may read; a
@@ -13,7 +15,7 @@
  *   scope). HEAD on a group is 204 when it exists and 404 when it does not,
  *   with no body.
  */
-import { isDenied, type ApiVersions, type ArmService } from "./core";
+import { armSubscriptions, isDenied, sameSubscription, type ApiVersions, type ArmResourceGroup, type ArmService, type ArmSubscription } from "./core";
 import type { AzureRequest, AzureResponse } from "../http";
 
 /**
@@ -42,20 +44,21 @@ const GROUP_READ = "Microsoft.Resources/subscriptions/resourceGroups/read";
 
 export function registerResources(arm: ArmService): void {
   const state = arm.state;
-  const subscriptionScope = () => `/subscriptions/${state.subscriptionId}`;
-  const groupScope = (name: string) => `${subscriptionScope()}/resourceGroups/${name}`;
-  const renderSubscription = () => ({
-    id: subscriptionScope(),
+  const subscriptionScope = (subscriptionId: string) => `/subscriptions/${subscriptionId}`;
+  const groupScope = (rg: ArmResourceGroup) => `${subscriptionScope(rg.subscriptionId ?? state.subscriptionId)}/resourceGroups/${rg.name}`;
+  const findSubscription = (id: string) => armSubscriptions(state).find((s) => sameSubscription(s.subscriptionId, id))!;
+  const renderSubscription = (s: ArmSubscription) => ({
+    id: subscriptionScope(s.subscriptionId),
     authorizationSource: "RoleBased",
     managedByTenants: [],
-    subscriptionId: state.subscriptionId,
+    subscriptionId: s.subscriptionId,
     tenantId: arm.tenantId,
-    displayName: state.subscriptionName,
+    displayName: s.subscriptionName,
     state: "Enabled",
     subscriptionPolicies: { locationPlacementId: "Public_2014-09-01", quotaId: "PayAsYouGo_2014-09-01", spendingLimit: "Off" },
   });
-  const renderGroup = (rg: { name: string; location: string }) => ({
-    id: groupScope(rg.name),
+  const renderGroup = (rg: ArmResourceGroup) => ({
+    id: groupScope(rg),
     name: rg.name,
     type: "Microsoft.Resources/resourceGroups",
     location: rg.location,
@@ -67,16 +70,24 @@ export function registerResources(arm: ArmService): void {
 
   arm
     .add("GET", "/subscriptions", { action: SUBSCRIPTION_READ, versions, tenantLevel: true }, (req): AzureResponse => {
-      const visible = req.principal?.tenantId?.toLowerCase() === arm.tenantId.toLowerCase() && canRead(req, SUBSCRIPTION_READ, subscriptionScope());
-      const value = visible ? [renderSubscription()] : [];
+      const sameTenant = req.principal?.tenantId?.toLowerCase() === arm.tenantId.toLowerCase();
+      const value = sameTenant ? armSubscriptions(state).filter((s) => canRead(req, SUBSCRIPTION_READ, subscriptionScope(s.subscriptionId))).map(renderSubscription) : [];
       return { status: 200, body: { value, count: { type: "Total", value: value.length } } };
     })
-    .add("GET", "/subscriptions/{subscriptionId}", { action: SUBSCRIPTION_READ, versions }, (): AzureResponse => ({ status: 200, body: renderSubscription() }))
+    // The front door answers an unknown subscription 404 SubscriptionNotFound before these run.
+    .add("GET", "/subscriptions/{subscriptionId}", { action: SUBSCRIPTION_READ, versions }, (req): AzureResponse => ({ status: 200, body: renderSubscription(findSubscription(req.params.subscriptionId)) }))
     .add("GET", "/subscriptions/{subscriptionId}/resourcegroups", { action: GROUP_READ, versions }, (req): AzureResponse => ({
       status: 200,
-      body: { value: [...state.resourceGroups.values()].filter((rg) => canRead(req, GROUP_READ, groupScope(rg.name))).map(renderGroup) },
+      body: {
+        value: [...state.resourceGroups.values()]
+          .filter((rg) => sameSubscription(rg.subscriptionId ?? state.subscriptionId, req.params.subscriptionId) && canRead(req, GROUP_READ, groupScope(rg)))
+          .map(renderGroup),
+      },
     }))
-    .add("GET", groupPath, { action: GROUP_READ, versions }, (req): AzureResponse => ({ status: 200, body: renderGroup(arm.findResourceGroup(req.params.resourceGroupName)!) }))
+    .add("GET", groupPath, { action: GROUP_READ, versions }, (req): AzureResponse => ({
+      status: 200,
+      body: renderGroup(arm.findResourceGroup(req.params.resourceGroupName, req.params.subscriptionId)!),
+    }))
     // The front door answers a missing group 404 before this runs; HEAD sends no body either way.
     .add("HEAD", groupPath, { action: GROUP_READ, versions }, (): AzureResponse => ({ status: 204 }));
 }

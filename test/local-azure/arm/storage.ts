@@ -1,5 +1,7 @@
 /**
  * Microsoft.Storage on the local ARM: storage account get/list and listKeys.
+ * An account is in its resource group's subscription (the front door has
+ * checked that the group is in the path's subscription).
  * Each account's blob endpoint is the local Blob service (Azurite behind the
  * local proxy), path-style: https://127.0.0.1:P/<account>/.
  */
@@ -47,9 +49,8 @@ export const STORAGE_API_VERSIONS: ApiVersions = {
 };
 
 export function registerStorage(arm: ArmService, state: StorageState): void {
-  const sub = () => arm.state.subscriptionId;
   const render = (a: StorageAccount) => ({
-    id: resourceId(sub(), a.resourceGroup, "Microsoft.Storage", "storageAccounts", a.name),
+    id: resourceId(arm.subscriptionOf(a.resourceGroup), a.resourceGroup, "Microsoft.Storage", "storageAccounts", a.name),
     name: a.name,
     type: TYPE,
     location: a.location,
@@ -76,9 +77,9 @@ export function registerStorage(arm: ArmService, state: StorageState): void {
   };
   const base = "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroupName}/providers/Microsoft.Storage/storageAccounts";
   arm
-    .add("GET", "/subscriptions/{subscriptionId}/providers/Microsoft.Storage/storageAccounts", { action: `${TYPE}/read`, versions: STORAGE_API_VERSIONS }, (): AzureResponse => ({
+    .add("GET", "/subscriptions/{subscriptionId}/providers/Microsoft.Storage/storageAccounts", { action: `${TYPE}/read`, versions: STORAGE_API_VERSIONS }, (req): AzureResponse => ({
       status: 200,
-      body: { value: [...state.accounts.values()].map(render) },
+      body: { value: [...state.accounts.values()].filter((a) => arm.inSubscription(req, a.resourceGroup)).map(render) },
     }))
     .add("GET", base, { action: `${TYPE}/read`, versions: STORAGE_API_VERSIONS }, (req): AzureResponse => ({
       status: 200,

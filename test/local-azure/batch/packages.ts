@@ -45,7 +45,12 @@ export function resolvePackages(sim: BatchSimulation, account: BatchAccountRecor
   const resolved: ResolvedPackage[] = [];
   const problems: PackageProblem[] = [];
   for (const ref of refs) {
-    const app = account.applications.get(ref.applicationId.toLowerCase());
+    const name = applicationName(account, ref.applicationId);
+    if (name === undefined) {
+      problems.push({ applicationId: ref.applicationId, version: ref.version, reason: `The application '${ref.applicationId}' does not belong to Batch account '${account.name}'.` });
+      continue;
+    }
+    const app = account.applications.get(name.toLowerCase());
     if (!app) {
       problems.push({ applicationId: ref.applicationId, version: ref.version, reason: `The application '${ref.applicationId}' does not exist.` });
       continue;
@@ -67,6 +72,20 @@ export function resolvePackages(sim: BatchSimulation, account: BatchAccountRecor
     resolved.push({ applicationId: app.name, version: pkg.version });
   }
   return { resolved, problems };
+}
+
+const APPLICATION_ID = /^\/subscriptions\/[^/]+\/resourceGroups\/([^/]+)\/providers\/Microsoft\.Batch\/batchAccounts\/([^/]+)\/applications\/([^/]+)$/i;
+
+/**
+ * The application a reference names: a plain name, or the fully qualified id
+ * Batch documents for pools (`/subscriptions/.../batchAccounts/{account}/applications/{name}`),
+ * which must name this account; undefined for another account's application.
+ */
+function applicationName(account: BatchAccountRecord, applicationId: string): string | undefined {
+  const m = APPLICATION_ID.exec(applicationId);
+  if (!m) return applicationId;
+  const sameAccount = m[1].toLowerCase() === account.resourceGroup.toLowerCase() && m[2].toLowerCase() === account.name.toLowerCase();
+  return sameAccount ? m[3] : undefined;
 }
 
 /** Directory name Batch uses on Linux: <appid lower-cased><version><YYYY-MM-DD-HH-MM>. */

@@ -197,12 +197,18 @@ describe("local Azure: ARM fidelity (unimplemented operations, api-versions, sub
   });
 
   describe("subscriptions and resource groups", () => {
-    it("lists and gets the subscription in ARM's shape", async () => {
+    it("lists and gets the subscriptions in ARM's shape, the connection's first", async () => {
       const list = await arm("GET", "/subscriptions", "2022-12-01");
       assert.equal(list.status, 200);
       const body = list.body as { value: Record<string, unknown>[]; count: { type: string; value: number } };
-      assert.equal(body.value.length, 1);
-      assert.deepEqual(body.count, { type: "Total", value: 1 });
+      assert.deepEqual(
+        body.value.map((s) => [s.subscriptionId, s.displayName]),
+        [
+          [azure.info.subscriptionId, "Local Azure"],
+          [azure.info.otherSubscription.subscriptionId, azure.info.otherSubscription.subscriptionName],
+        ],
+      );
+      assert.deepEqual(body.count, { type: "Total", value: 2 });
       const expected = {
         id: sub,
         subscriptionId: azure.info.subscriptionId,
@@ -215,6 +221,9 @@ describe("local Azure: ARM fidelity (unimplemented operations, api-versions, sub
       const one = await arm("GET", sub, "2022-12-01");
       assert.equal(one.status, 200);
       assert.deepEqual(one.body, body.value[0]);
+      const other = await arm("GET", `/subscriptions/${azure.info.otherSubscription.subscriptionId}`, "2022-12-01");
+      assert.equal(other.status, 200);
+      assert.deepEqual(other.body, body.value[1]);
       const unknown = await arm("GET", `/subscriptions/${crypto.randomUUID()}`, "2022-12-01");
       assert.equal(unknown.status, 404);
       assert.equal(armError(unknown.body).code, "SubscriptionNotFound");
@@ -245,6 +254,46 @@ describe("local Azure: ARM fidelity (unimplemented operations, api-versions, sub
       assert.match(armError(one.body).message, new RegExp(`action 'Microsoft\\.Resources/subscriptions/read' over scope '${sub}'`));
       // Reading resource groups is another action.
       assert.equal((await arm("GET", rgPath, "2022-12-01")).status, 200);
+    });
+
+    it("a second subscription has its own groups and resources; each is found only under its own subscription", async () => {
+      const other = azure.info.otherSubscription;
+      const otherSub = `/subscriptions/${other.subscriptionId}`;
+      const groups = await arm("GET", `${otherSub}/resourcegroups`, "2025-04-01");
+      assert.deepEqual((groups.body as { value: { id: string }[] }).value.map((g) => g.id), [`${otherSub}/resourceGroups/${other.resourceGroup}`]);
+      const primaryGroups = (await arm("GET", `${sub}/resourcegroups`, "2025-04-01")).body as { value: { name: string }[] };
+      assert.ok(!primaryGroups.value.some((g) => g.name === other.resourceGroup), "the other subscription's group is not listed under the connection's");
+
+      const accountId = `${otherSub}/resourceGroups/${other.resourceGroup}/providers/Microsoft.Storage/storageAccounts/${other.storage.accountName}`;
+      const account = await arm("GET", accountId, "2025-08-01");
+      assert.equal(account.status, 200);
+      assert.equal((account.body as { id: string }).id, accountId);
+      const listed = (await arm("GET", `${otherSub}/providers/Microsoft.Storage/storageAccounts`, "2025-08-01")).body as { value: { name: string }[] };
+      assert.deepEqual(listed.value.map((a) => a.name), [other.storage.accountName]);
+      const primaryListed = (await arm("GET", `${sub}/providers/Microsoft.Storage/storageAccounts`, "2025-08-01")).body as { value: { name: string }[] };
+      assert.deepEqual(primaryListed.value.map((a) => a.name), [azure.info.storage.accountName]);
+      for (const path of [`${otherSub}/providers/Microsoft.Batch/batchAccounts`, `${otherSub}/providers/Microsoft.DataFactory/factories`]) {
+        const none = await arm("GET", path, path.includes("Batch") ? "2023-11-01" : "2018-06-01");
+        assert.equal(none.status, 200, path);
+        assert.deepEqual((none.body as { value: unknown[] }).value, [], `${path}: the connection's resources are not in the other subscription`);
+      }
+
+      // A group asked for under the wrong subscription is not found there, as in Azure.
+      const wrongSub = await arm("GET", `${sub}/resourceGroups/${other.resourceGroup}/providers/Microsoft.Storage/storageAccounts/${other.storage.accountName}`, "2025-08-01");
+      assert.equal(wrongSub.status, 404);
+      assert.equal(armError(wrongSub.body).code, "ResourceGroupNotFound");
+      const wrongGroup = await arm("GET", `${otherSub}/resourceGroups/${azure.info.resourceGroup}`, "2025-04-01");
+      assert.equal(wrongGroup.status, 404);
+      assert.equal(armError(wrongGroup.body).code, "ResourceGroupNotFound");
+
+      // A principal with no role there: every request in it is refused 403, scoped to the subscription.
+      azure.state.arm.denyRules.push({ principalId: azure.info.servicePrincipalObjectId, action: "*", scope: otherSub });
+      const refused = await arm("GET", accountId, "2025-08-01");
+      assert.equal(refused.status, 403);
+      assert.match(armError(refused.body).message, new RegExp(`action 'Microsoft\\.Storage/storageAccounts/read' over scope '${accountId}'`));
+      const visible = (await arm("GET", "/subscriptions", "2022-12-01")).body as { value: { subscriptionId: string }[] };
+      assert.deepEqual(visible.value.map((s) => s.subscriptionId), [azure.info.subscriptionId]);
+      assert.equal((await arm("GET", accountPath, "2025-08-01")).status, 200, "the connection's own subscription is unaffected");
     });
 
     it("lists, gets and checks resource groups; the list holds only the groups the principal may read", async () => {

@@ -166,6 +166,27 @@ describe("local Azure: Batch job, task, file, node count and application routes"
     assert.ok((await client.application.list()).some((a) => a.id === app));
   });
 
+  it("takes a pool's package reference by application name or by the fully qualified id Batch documents, and refuses another account's application", async () => {
+    const account = azure.batch.account();
+    const app = `qualified${crypto.randomBytes(3).toString("hex")}`;
+    account.applications.set(app, { name: app, allowUpdates: true, defaultVersion: "1.0", etag: "0x1", versions: new Map([["1.0", { version: "1.0", state: "Active" as const, etag: "0x2", container: `app-${app}`, blobName: `${app}-1.0.zip`, entries: [] }]]) });
+    try {
+      const accountId = `/subscriptions/${azure.info.subscriptionId}/resourceGroups/${azure.info.resourceGroup}/providers/Microsoft.Batch/batchAccounts/${azure.info.batch.accountName}`;
+      await client.pool.patch(pool.id, { applicationPackageReferences: [{ applicationId: `${accountId}/applications/${app}`, version: "1.0" }] });
+      assert.deepEqual((await client.pool.get(pool.id)).applicationPackageReferences, [{ applicationId: `${accountId}/applications/${app}`, version: "1.0" }]);
+      await client.pool.patch(pool.id, { applicationPackageReferences: [{ applicationId: app }] });
+      const other = accountId.replace(/batchAccounts\/[^/]+$/, "batchAccounts/otheraccount");
+      await rejects(client.pool.patch(pool.id, { applicationPackageReferences: [{ applicationId: `${other}/applications/${app}`, version: "1.0" }] }), (e) => {
+        assert.equal(e.statusCode, 409);
+        assert.match(JSON.stringify(e.body?.values), /does not belong to Batch account 'releasebatch'/);
+      });
+      assert.deepEqual((await client.pool.get(pool.id)).applicationPackageReferences, [{ applicationId: app }]);
+    } finally {
+      await client.pool.patch(pool.id, { applicationPackageReferences: [] });
+      account.applications.delete(app);
+    }
+  });
+
   it("answers operations it does not implement with 501 NotImplemented naming the operation", async () => {
     await rejects(client.jobSchedule.list(), (e) => {
       assert.equal(e.statusCode, 501);
