@@ -33,12 +33,13 @@ const RELEASES: Release[] = [
 class DemoFailure extends Error {}
 
 async function parent(): Promise<number> {
+  const startedAt = Date.now();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "demo-"));
   try {
     const tls = await createTlsMaterial(path.join(dir, "tls"));
     const child = spawn(process.execPath, [...process.execArgv, __filename, ...process.argv.slice(2)], {
       stdio: "inherit",
-      env: { ...process.env, LOCAL_AZURE_TLS_DIR: path.dirname(tls.caCertPath), DEMO_WORK_DIR: dir, NODE_EXTRA_CA_CERTS: tls.caCertPath },
+      env: { ...process.env, LOCAL_AZURE_TLS_DIR: path.dirname(tls.caCertPath), DEMO_WORK_DIR: dir, DEMO_STARTED_AT: String(startedAt), NODE_EXTRA_CA_CERTS: tls.caCertPath },
     });
     const forward = (signal: NodeJS.Signals) => child.kill(signal);
     process.on("SIGINT", forward);
@@ -95,7 +96,8 @@ function printRun(run: ReleaseRun, nodesBefore: string[]): void {
   const sizes = run.poolSizes.join(" → ");
   const node = app?.nodeId;
   const where = !node ? "" : nodesBefore.includes(node) ? `, on node ${short(node)}, which was up before this release` : `, on node ${short(node)}, which joined for this run`;
-  console.log(`  Pipeline ${pipeline.result} in ${seconds(pipeline.durationMs)}. Pool nodes during the run: ${sizes}.`);
+  const steady = run.poolSizes.length === 1 ? " (no node joined or left)" : "";
+  console.log(`  Pipeline ${pipeline.result} in ${seconds(pipeline.durationMs)}. Pool nodes during the run: ${sizes}${steady}.`);
   if (!app) return;
   console.log(`  Data Factory run ${app.pipelineRunId}: ${app.pipelineRunStatus}; ${app.activityRunId ? `RunApp ${app.activityStatus}, exit code ${app.exitCode ?? "?"}${where}` : "RunApp did not run"}.`);
   const lines = app.stdout.trimEnd().split("\n").filter(Boolean);
@@ -106,7 +108,8 @@ function printRun(run: ReleaseRun, nodesBefore: string[]): void {
 }
 
 async function child(): Promise<number> {
-  const started = Date.now();
+  // The time the demo prints counts from `npm run demo`'s own start (the CA, this process's start-up).
+  const started = Number(process.env.DEMO_STARTED_AT) || Date.now();
   const work = process.env.DEMO_WORK_DIR!;
   console.log(`npm run demo: ${path.relative(REPO_ROOT, EXAMPLE_PIPELINE)}, for version 1 and then version 2 of examples/app, on a local Azure.\n`);
   buildIfNeeded();
