@@ -16,8 +16,9 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { ownLocalAzure } from "../fixture";
 import type { LocalAzure } from "../local-azure";
-import type { StepRunResult } from "../pipeline-runner";
-import { ReleaseFlow, stepNamed, type PoolStart, type ReleaseRun } from "./release-flow";
+import { checkPipeline, type StepRunResult } from "../pipeline-runner";
+import { skipUnavailable } from "../shared-files";
+import { EXAMPLE_PIPELINE, ReleaseFlow, stepNamed, type PoolStart, type ReleaseRun } from "./release-flow";
 
 const STEPS = ["autoscale", "deployApp", "package", "cycle", "adf"];
 
@@ -43,6 +44,15 @@ describe("end to end: the example release pipeline on the local Azure", function
   this.timeout(240_000);
   let azure: LocalAzure | undefined;
   let workDir: string | undefined;
+
+  // Every scenario runs the whole example pipeline: while one of its tasks is not on this branch yet, they are pending, saying which.
+  before(async function () {
+    const check = await checkPipeline({ file: EXAMPLE_PIPELINE });
+    const waiting = check.steps.filter((s) => s.problem?.endsWith("is not built yet"));
+    if (waiting.length) {
+      skipUnavailable(this, { found: false, reason: `examples/azure-pipelines.yml needs ${waiting.map((s) => s.task).join(", ")}, which ${waiting.length === 1 ? "is" : "are"} not on this branch yet (no tasks/<Name>/task.json)` });
+    }
+  });
 
   async function start(pool: PoolStart): Promise<ReleaseFlow> {
     azure = await ownLocalAzure();
