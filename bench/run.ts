@@ -10,7 +10,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { createTlsMaterial } from "../test/local-azure/tls";
 
-const BENCHMARKS = ["blob-copy", "small-files", "zip"];
+const BENCHMARKS = ["blob-copy", "small-files", "zip", "pool-cycle"];
 
 async function main(): Promise<number> {
   // Flags, and the value after a flag that takes one (--repeat N, --cpu-prof DIR), go to every benchmark.

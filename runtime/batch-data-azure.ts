@@ -277,12 +277,12 @@ class AzureBatchData implements BatchData {
   }
 
   /** Every page of a list. */
-  private async list<T>(operation: string, options: CallOptions | undefined, first: (base: RequestOptionsBase) => Promise<T[] & { odatanextlink?: string }>, next: (link: string, base: RequestOptionsBase) => Promise<T[] & { odatanextlink?: string }>): Promise<T[]> {
+  private async list<T>(operation: string, options: CallOptions | undefined, first: (base: RequestOptionsBase) => Promise<T[] & { odatanextLink?: string }>, next: (link: string, base: RequestOptionsBase) => Promise<T[] & { odatanextLink?: string }>): Promise<T[]> {
     const all: T[] = [];
     let page = await this.call(operation, options, first);
     all.push(...page);
-    while (page.odatanextlink) {
-      const link = page.odatanextlink;
+    while (page.odatanextLink) {
+      const link = page.odatanextLink;
       page = await this.call(operation, options, (base) => next(link, base));
       all.push(...page);
     }

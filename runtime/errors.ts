@@ -234,7 +234,10 @@ export function describeError(error: unknown): string {
   const e = error as Error & AzureLikeError;
   const code = errorCode(e);
   const status = typeof e.statusCode === "number" ? e.statusCode : undefined;
-  let message = (e.message.split("\n")[0] ?? "").trim();
+  // ms-rest-js (under @azure/batch) can leave Batch's `{ lang, value }` object where the message string belongs.
+  const raw: unknown = e.message;
+  const rawText = typeof raw === "string" ? raw : typeof (raw as { value?: unknown } | null)?.value === "string" ? (raw as { value: string }).value : String(raw);
+  let message = (rawText.split("\n")[0] ?? "").trim();
   // Batch puts "RequestId:..." and "Time:..." lines in its messages; keep the first line.
   const body = e.body as { message?: { value?: string } } | undefined;
   if (typeof body?.message?.value === "string") message = body.message.value.split("\n")[0] ?? "";

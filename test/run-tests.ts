@@ -22,11 +22,19 @@ import type { PendingEntry } from "./shared-files";
 
 const REPO_ROOT = path.resolve(__dirname, "..");
 
-/** The scenario tests that run bundled tasks; the Node 24 pass runs these. */
+/**
+ * The scenario tests that run bundled tasks (those that use the harness's
+ * runTask); the Node 24 pass runs these. The tasks' pure-logic unit tests run
+ * in-process on the test runner's Node, so a second pass would only repeat them.
+ */
 function taskScenarioFiles(): string[] {
   const tasksDir = path.join(REPO_ROOT, "test", "tasks");
+  const runsBundles = (file: string) => /from "\.\.\/harness\/run-task"/.test(fs.readFileSync(path.join(REPO_ROOT, file), "utf8"));
   const files = fs.existsSync(tasksDir)
-    ? (fs.readdirSync(tasksDir, { recursive: true }) as string[]).filter((f) => f.endsWith(".test.ts")).map((f) => path.join("test", "tasks", f))
+    ? (fs.readdirSync(tasksDir, { recursive: true }) as string[])
+        .filter((f) => f.endsWith(".test.ts"))
+        .map((f) => path.join("test", "tasks", f))
+        .filter(runsBundles)
     : [];
   return [...files.sort(), path.join("test", "extension", "package.test.ts")].map((f) => f.split(path.sep).join("/"));
 }

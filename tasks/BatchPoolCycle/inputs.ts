@@ -52,6 +52,7 @@ export interface PoolCycleRawInputs {
   onlyOutdated?: string;
   batchTimeoutMinutes?: string;
   timeoutMinutes?: string;
+  pollIntervalSeconds?: string;
 }
 
 export const DEFAULTS = {
@@ -63,6 +64,7 @@ export const DEFAULTS = {
   onlyOutdated: "false",
   batchTimeoutMinutes: "30",
   timeoutMinutes: "120",
+  pollIntervalSeconds: "30",
 } as const;
 
 const fail = (input: string, message: string): never => {
@@ -105,6 +107,17 @@ export function parsePositiveMinutes(input: string, value: string): number {
   if (n > 7 * 24 * 60) fail(input, `${n} minutes is more than 7 days (10080 minutes).`);
   return n;
 }
+
+/** The longest wait between status checks: a number of seconds from 1 to 300 (fractions allowed). */
+export function parsePollInterval(input: string, value: string): number {
+  const text = value.trim();
+  const n = /^\d+(\.\d+)?$/.test(text) ? Number(text) : Number.NaN;
+  if (!(n >= 1 && n <= 300)) fail(input, `'${text}' is not a number of seconds from 1 to 300. Use for example 30.`);
+  return n;
+}
+
+/** Checks start this often after a batch starts (or the poll interval, when that is shorter), then back off to the poll interval. */
+const FIRST_POLL_SECONDS = 5;
 
 function pick<T extends string>(input: string, value: string, allowed: readonly T[]): T {
   const match = allowed.find((a) => a === value.trim().toLowerCase());
@@ -168,9 +181,12 @@ export function parsePoolCycleInputs(raw: PoolCycleRawInputs): { poolIds: string
     batchTimeoutMinutes: parsePositiveMinutes("batchTimeoutMinutes", or(raw.batchTimeoutMinutes, DEFAULTS.batchTimeoutMinutes)),
     timeoutMinutes: parsePositiveMinutes("timeoutMinutes", or(raw.timeoutMinutes, DEFAULTS.timeoutMinutes)),
   };
-  if (options.batchTimeoutMinutes > options.timeoutMinutes) {
-    fail("batchTimeoutMinutes", `${options.batchTimeoutMinutes} minutes is longer than 'timeoutMinutes' (${options.timeoutMinutes}); a batch cannot outlast the whole task.`);
-  }
+  const poll = parsePollInterval("pollIntervalSeconds", or(raw.pollIntervalSeconds, DEFAULTS.pollIntervalSeconds));
+  options.pollMaxSeconds = poll;
+  options.pollInitialSeconds = Math.min(FIRST_POLL_SECONDS, poll);
+  // A batch cannot outlast the whole task. The agent passes every input's default, so a shorter
+  // timeoutMinutes with batchTimeoutMinutes left at its default is common: the batch then gets it all.
+  options.batchTimeoutMinutes = Math.min(options.batchTimeoutMinutes, options.timeoutMinutes);
   return { poolIds, options };
 }
 

@@ -46,6 +46,8 @@ export interface CycleEnvironment {
   onEvent?: (event: CycleEvent) => void;
   /** The application's default version (management plane), for references without a version. */
   defaultVersion: DefaultVersionLookup;
+  /** Clock time by which the whole run ends (cyclePools sets it, so timeoutMinutes covers every pool); default: timeoutMinutes from this pool's start. */
+  deadline?: number;
 }
 
 export interface NodeSide {
@@ -153,7 +155,7 @@ class PoolRoll {
     this.calls = counted.count;
     this.callsByOperation = counted.byOperation;
     this.started = env.clock.now();
-    this.deadline = this.started + options.timeoutMinutes * 60_000;
+    this.deadline = Math.min(this.started + options.timeoutMinutes * 60_000, env.deadline ?? Number.POSITIVE_INFINITY);
     this.cycle = nodeOptionsFor(options.whenTasksRunning);
   }
 
@@ -235,6 +237,10 @@ class PoolRoll {
   }
 
   async run(): Promise<PoolCycleResult> {
+    if (this.signal?.aborted) throw await this.fail(new CancelledError(`Cancelled before pool '${this.poolId}'; nothing was changed in it.`), []);
+    if (this.env.clock.now() >= this.deadline) {
+      throw await this.fail(new TimeoutError(`Timed out before pool '${this.poolId}': timeoutMinutes (${this.options.timeoutMinutes}) covers every pool of the run and has run out; nothing was changed in this pool.`), []);
+    }
     let pool = await this.ops.getPool(this.poolId, { signal: this.signal });
     checkMethodForPool(this.options.method, this.poolId, pool.configuration);
     if ((pool.allocationState ?? "steady") !== "steady") pool = await this.waitSteady(this.deadline);
@@ -373,6 +379,8 @@ class PoolRoll {
   private async rollRestart(pending: Set<string>): Promise<void> {
     const reimage = this.options.method === "reimage";
     for (;;) {
+      // Every node done: a cancellation now stops nothing, and the pool is checked and reported as it is.
+      if (pending.size === 0) return;
       this.checkCancelled();
       const { nodes, ids, outOfService } = await this.nextBatch(pending, this.maxUnavailable);
       if (ids.length === 0) return;
@@ -500,6 +508,7 @@ class PoolRoll {
     const capacity = this.initialCount;
     const known = new Set<string>();
     for (;;) {
+      if (pending.size === 0) return;
       this.checkCancelled();
       await this.waitSteady(this.deadline);
       // Nodes missing from the pool's starting count are out of service too.
@@ -522,6 +531,7 @@ class PoolRoll {
     const targets = this.targets!;
     const known = new Set<string>();
     for (;;) {
+      if (pending.size === 0) return;
       this.checkCancelled();
       await this.waitSteady(this.deadline);
       const nodes = await this.listNodes();
@@ -605,6 +615,14 @@ class PoolRoll {
     } catch {
       after = undefined;
     }
+    // The summary shows what each healthy node has now (which ones the roll-out reached); skipped when cancelled, to stop soon.
+    if (!this.signal?.aborted) {
+      for (const n of after ?? []) {
+        const r = this.report(n.id);
+        if (r.after || !isHealthy(n)) continue;
+        r.after = this.side(n, await this.packageStatus(n).catch(() => undefined));
+      }
+    }
     const base = error instanceof Error ? error.message : String(error);
     const message = [base, ...cleanupProblems].join(" ");
     // Batch's own code stays on the cause (and in the message).
@@ -647,7 +665,7 @@ export function cyclePool(poolId: string, batch: PoolCycleBatchOps, options: Poo
   return new PoolRoll(poolId, batch, options, env).run();
 }
 
-/** Several pools, one after another; stops at the first that fails (its PoolCycleError carries the earlier results). */
+/** Several pools, one after another, within one timeoutMinutes; stops at the first that fails (its PoolCycleError carries the earlier results). */
 export async function cyclePools(
   poolIds: readonly string[],
   batch: PoolCycleBatchOps,
@@ -655,10 +673,10 @@ export async function cyclePools(
   env: CycleEnvironment,
 ): Promise<PoolCycleResult[]> {
   const results: PoolCycleResult[] = [];
+  const deadline = Math.min(env.clock.now() + options.timeoutMinutes * 60_000, env.deadline ?? Number.POSITIVE_INFINITY);
   for (const id of poolIds) {
-    if (env.signal?.aborted) throw new CancelledError(`Cancelled before pool '${id}'.`);
     try {
-      results.push(await cyclePool(id, batch, options, env));
+      results.push(await cyclePool(id, batch, options, { ...env, deadline }));
     } catch (e) {
       if (e instanceof PoolCycleError) e.earlierResults = results;
       throw e;

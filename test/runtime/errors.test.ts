@@ -66,6 +66,10 @@ describe("runtime: typed errors", () => {
     assert.equal(describeError(new TaskError("BatchRequestFailed", "Pool 'p' could not be read.", { cause })), "Pool 'p' could not be read.");
     assert.equal(errorCode(Object.assign(new Error("x"), { reason: "PoolNotFound", code: "RestError" })), "PoolNotFound", "the seam's reason comes first");
     assert.equal(errorRequestId(cause), "server-req-7");
+    // What ms-rest-js leaves on a raw @azure/batch error: Batch's message object in place of the string.
+    const raw = Object.assign(new Error("x"), { statusCode: 409, code: "NodeBeingRebooted" });
+    Object.defineProperty(raw, "message", { value: { lang: "en-US", value: "The node is being rebooted.\nRequestId:abc" } });
+    assert.equal(describeError(raw), "NodeBeingRebooted (HTTP 409): The node is being rebooted.");
   });
 
   it("NotFoundError says what the connection can see, or why it may see nothing", () => {

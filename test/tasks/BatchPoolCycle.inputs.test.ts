@@ -20,6 +20,8 @@ const refused = (fn: () => unknown, input: string, text: RegExp) =>
     return true;
   });
 
+const pick = (o: { pollInitialSeconds?: number; pollMaxSeconds?: number }) => ({ pollInitialSeconds: o.pollInitialSeconds, pollMaxSeconds: o.pollMaxSeconds });
+
 describe("BatchPoolCycle inputs", () => {
   it("takes maxUnavailable as a count or a percentage of the current nodes, rounded down but at least 1", () => {
     assert.deepEqual(parseNodeCount("maxUnavailable", "5"), { kind: "count", count: 5 });
@@ -45,6 +47,12 @@ describe("BatchPoolCycle inputs", () => {
     refused(() => parsePositiveMinutes("timeoutMinutes", "20000"), "timeoutMinutes", /more than 7 days/);
   });
 
+  it("takes the poll interval as 1 to 300 seconds; the first check comes after 5 s or the interval when shorter", () => {
+    assert.deepEqual(pick(parsePoolCycleInputs({ poolIds: "p", pollIntervalSeconds: "2.5" }).options), { pollInitialSeconds: 2.5, pollMaxSeconds: 2.5 });
+    assert.deepEqual(pick(parsePoolCycleInputs({ poolIds: "p", pollIntervalSeconds: "60" }).options), { pollInitialSeconds: 5, pollMaxSeconds: 60 });
+    for (const v of ["0", "0.5", "301", "-1", "often"]) refused(() => parsePoolCycleInputs({ poolIds: "p", pollIntervalSeconds: v }), "pollIntervalSeconds", new RegExp(`'${v}' is not a number of seconds from 1 to 300`));
+  });
+
   it("reads every input with its default and checks method and whenTasksRunning against their options", () => {
     const { poolIds, options } = parsePoolCycleInputs({ poolIds: "adf-pool" });
     assert.deepEqual(poolIds, ["adf-pool"]);
@@ -57,6 +65,8 @@ describe("BatchPoolCycle inputs", () => {
       onlyOutdated: false,
       batchTimeoutMinutes: 30,
       timeoutMinutes: 120,
+      pollInitialSeconds: 5,
+      pollMaxSeconds: 30,
     });
     const custom = parsePoolCycleInputs({ poolIds: "p", method: "Surge", whenTasksRunning: "RetainedData", maxSurge: "50%", drain: "false", onlyOutdated: "true", timeoutMinutes: "60", batchTimeoutMinutes: "10" });
     assert.equal(custom.options.method, "surge");
@@ -66,7 +76,8 @@ describe("BatchPoolCycle inputs", () => {
     refused(() => parsePoolCycleInputs({ poolIds: "p", method: "restart" }), "method", /'restart' is not one of 'reboot', 'replace', 'surge', 'reimage'/);
     refused(() => parsePoolCycleInputs({ poolIds: "p", whenTasksRunning: "wait" }), "whenTasksRunning", /'wait' is not one of 'taskcompletion', 'requeue', 'terminate', 'retaineddata'/);
     refused(() => parsePoolCycleInputs({ poolIds: "p", drain: "maybe" }), "drain", /not a boolean/);
-    refused(() => parsePoolCycleInputs({ poolIds: "p", batchTimeoutMinutes: "60", timeoutMinutes: "30" }), "batchTimeoutMinutes", /longer than 'timeoutMinutes'/);
+    // A batch never outlasts the whole task: the agent passes the default 30 also when only timeoutMinutes is set.
+    assert.equal(parsePoolCycleInputs({ poolIds: "p", batchTimeoutMinutes: "30", timeoutMinutes: "10" }).options.batchTimeoutMinutes, 10);
   });
 
   it("passes whenTasksRunning to Batch, with taskcompletion for disable scheduling when retaineddata is asked", () => {

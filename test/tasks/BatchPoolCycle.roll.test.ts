@@ -521,7 +521,9 @@ describe("BatchPoolCycle rolling reboot", () => {
     const table = renderText(poolCycleSummary(error.result));
     assert.match(table, /BatchPoolCycle: pool adf-pool \(reboot\) failed/);
     assert.match(table, /^ {2}tvmps_003_d\s+cycled: idle \[app 1\.0\] → starttaskfailed$/m);
-    assert.match(table, /^ {2}tvmps_005_d\s+left as it was: idle \[app 1\.0\] → idle$/m);
+    // After a failure the summary still shows which nodes have the new version.
+    assert.match(table, /^ {2}tvmps_001_d\s+cycled: idle \[app 1\.0\] → idle \[app 1\.0\+2\.0\]; healthy after /m);
+    assert.match(table, /^ {2}tvmps_005_d\s+left as it was: idle \[app 1\.0\] → idle \[app 1\.0\]$/m);
   });
 
   it("onlyOutdated cycles only outdated nodes, and a re-run after a partial failure continues where it stopped", async () => {
@@ -684,6 +686,39 @@ describe("BatchPoolCycle rolling reboot", () => {
     const results = await cyclePools(["adf-pool", "ADF-POOL"], fake, options(), { clock: fake, defaultVersion: async () => undefined });
     assert.equal(results.length, 2);
     assert.deepEqual(poolCycleOutputs(results), { CycledNodeCount: "4", HealthyNodeCount: "4", SkippedNodeCount: "0" });
+  });
+
+  it("counts timeoutMinutes over every pool: the pool reached after it ran out is left as it was, the earlier ones reported", async () => {
+    // How long the first pool takes on the fake clock (two batches of one 60 s reboot each)...
+    const probe = new FakePool(2);
+    const alone = await cyclePool("adf-pool", probe, options(), { clock: probe, defaultVersion: async () => undefined });
+    assert.ok(alone.durationMs > 120_000 && alone.durationMs < 150_000, `${alone.durationMs} ms`);
+    // ...is the whole run's timeout: the second pool is reached exactly when it runs out.
+    const fake = new FakePool(2);
+    const error = await failure(cyclePools(["adf-pool", "second-pool"], fake, options({ timeoutMinutes: alone.durationMs / 60_000 }), { clock: fake, defaultVersion: async () => undefined }));
+    assert.equal(error.code, "Timeout");
+    assert.match(error.message, /^Timed out before pool 'second-pool': timeoutMinutes \([\d.]+\) covers every pool of the run and has run out; nothing was changed in this pool\./);
+    assert.deepEqual(error.earlierResults.map((r) => [r.poolId, r.cycledNodeCount]), [["adf-pool", 2]]);
+    assert.equal(error.result.poolId, "second-pool");
+    assert.equal(error.result.cycledNodeCount, 0);
+    assert.equal(fake.callsOf("reboot").length, 2, "only the first pool's nodes were rebooted");
+  });
+
+  it("a cancellation between two pools leaves the second untouched and keeps the first one's result", async () => {
+    const fake = new FakePool(2);
+    const first = cyclePools(["adf-pool", "second-pool"], fake, options(), {
+      clock: fake,
+      signal: fake.controller.signal,
+      defaultVersion: async () => undefined,
+      onEvent: (e) => {
+        if (e.kind === "batchDone" && e.index === 2) fake.controller.abort();
+      },
+    });
+    const error = await failure(first);
+    assert.equal(error.cancelled, true);
+    assert.match(error.message, /^Cancelled before pool 'second-pool'; nothing was changed in it\./);
+    assert.deepEqual(error.earlierResults.map((r) => [r.poolId, r.succeeded, r.cycledNodeCount]), [["adf-pool", true, 2]]);
+    assert.equal(fake.callsOf("reboot").length, 2);
   });
 });
 
