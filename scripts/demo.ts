@@ -124,7 +124,7 @@ async function child(): Promise<number> {
   const azureStarted = Date.now();
   const azure = await startLocalAzure({ workDir: path.join(work, "azure") });
   try {
-    const flow = await ReleaseFlow.prepare(azure, { workDir: work, pool: "autoscaleAtZero" });
+    const flow = await ReleaseFlow.prepare(azure, { workDir: work });
     const info = azure.info;
     console.log(`Local Azure up in ${seconds(Date.now() - azureStarted)}: resource group ${info.resourceGroup}, storage ${info.storage.accountName}, Batch account ${info.batch.accountName}.`);
     console.log(`  Pool ${flow.poolId}: autoscale on, 0 nodes (as made for Data Factory); its nodes' start task (apt-get install python3) is simulated: the local nodes are this machine, whose python3 runs the app.`);

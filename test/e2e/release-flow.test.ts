@@ -18,7 +18,7 @@ import { ownLocalAzure } from "../fixture";
 import type { LocalAzure } from "../local-azure";
 import { checkPipeline, type StepRunResult } from "../pipeline-runner";
 import { skipUnavailable } from "../shared-files";
-import { EXAMPLE_PIPELINE, ReleaseFlow, stepNamed, type PoolStart, type ReleaseRun } from "./release-flow";
+import { EXAMPLE_PIPELINE, HOLD_AT_ZERO_FORMULA, ReleaseFlow, stepNamed, type ReleaseRun } from "./release-flow";
 
 const STEPS = ["autoscale", "deployApp", "package", "cycle", "adf"];
 
@@ -54,10 +54,10 @@ describe("end to end: the example release pipeline on the local Azure", function
     }
   });
 
-  async function start(pool: PoolStart): Promise<ReleaseFlow> {
+  async function start(): Promise<ReleaseFlow> {
     azure = await ownLocalAzure();
     workDir = fs.mkdtempSync(path.join(os.tmpdir(), "e2e-release-"));
-    return ReleaseFlow.prepare(azure, { workDir, pool });
+    return ReleaseFlow.prepare(azure, { workDir });
   }
 
   afterEach(async () => {
@@ -68,7 +68,7 @@ describe("end to end: the example release pipeline on the local Azure", function
   });
 
   it("releases version 1, then version 2: the node that ran version 1 is cycled and runs version 2", async () => {
-    const flow = await start("autoscaleAtZero");
+    const flow = await start();
     const first = await flow.run({ buildId: 1, appVersion: "1.0.0" });
     assertSteps(first, allSucceeded);
     const v1 = first.app!;
@@ -104,7 +104,7 @@ describe("end to end: the example release pipeline on the local Azure", function
   });
 
   it("without cycling, the node that was up still runs version 1; a node that joins later runs version 2", async () => {
-    const flow = await start("autoscaleAtZero");
+    const flow = await start();
     const first = await flow.run({ buildId: 1, appVersion: "1.0.0" });
     assertSteps(first, allSucceeded);
     const oldNode = first.app!.nodeId!;
@@ -140,7 +140,7 @@ describe("end to end: the example release pipeline on the local Azure", function
   });
 
   it("the application failing fails DataFactoryRun with its exit code and the end of its stderr", async () => {
-    const flow = await start("autoscaleAtZero");
+    const flow = await start();
     // A bad release: the model's coefficient is text, so the app exits 3 with the reason on stderr.
     const run = await flow.run({
       buildId: 1,
@@ -166,16 +166,19 @@ describe("end to end: the example release pipeline on the local Azure", function
     assert.match(run.app!.stdout, /^batch-app version 1\.0\.1, pipeline run /);
   });
 
-  it("a pool at a fixed size of 0 gets autoscale from the pipeline, scales up for the run and back to 0 afterwards", async () => {
-    const flow = await start("fixedAtZero");
+  // The pool starts on autoscale (see ReleaseFlow.prepare): from a fixed size, BatchPoolAutoscale@1 waits out Batch's 30 s
+  // between two Enable Auto Scale calls, a path its own scenario tests cover.
+  it("a pool at 0 nodes gets the pipeline's formula and start task, scales up for the run and back to 0 afterwards", async () => {
+    const flow = await start();
     const before = await flow.pool();
-    assert.equal(before.pool.enableAutoScale, false);
+    assert.equal(before.pool.autoScaleFormula, HOLD_AT_ZERO_FORMULA);
     assert.equal(before.pool.currentDedicatedNodes, 0);
+    assert.equal(before.pool.startTask, undefined);
     assert.deepEqual(before.nodes, []);
 
     const run = await flow.run({ buildId: 1, appVersion: "1.0.0" });
     assertSteps(run, allSucceeded);
-    assert.match(log(run, "autoscale"), /autoscale enabled/);
+    assert.match(log(run, "autoscale"), /Pool 'adf-pool': formula updated, start task set/);
     assert.equal(output(run, "autoscale", "TargetDedicatedNodes"), "0", "the formula keeps an idle pool at 0");
     const during = await flow.pool();
     assert.equal(during.pool.enableAutoScale, true);

@@ -41,13 +41,13 @@ export const FAST_MS_PER_SIMULATED_SECOND = 5;
 /** While only autoscale sampling goes on: real time. */
 export const IDLE_MS_PER_SIMULATED_SECOND = 1000;
 
-/** How the pool starts. */
-export type PoolStart =
-  /** As the local Azure seeds it: a fixed size of 0 nodes, no autoscale (BatchPoolAutoscale enables it). */
-  | "fixedAtZero"
-  /** Made for Data Factory with autoscale on and a formula that holds it at 0 (BatchPoolAutoscale replaces the formula). */
-  | "autoscaleAtZero";
-
+/**
+ * The pool as made for Data Factory: autoscale on, with a formula that holds it
+ * at 0 until the release's BatchPoolAutoscale@1 step replaces it. (The local
+ * Azure seeds it at a fixed size of 0; from there the first release would wait
+ * out Batch's 30 s between two Enable Auto Scale calls, as BatchPoolAutoscale's
+ * own scenario tests do.)
+ */
 export const HOLD_AT_ZERO_FORMULA = "$TargetDedicatedNodes = 0;\n$TargetLowPriorityNodes = 0;\n$NodeDeallocationOption = taskcompletion;";
 
 export interface Release {
@@ -91,7 +91,6 @@ export interface ReleaseRun {
 export interface ReleaseFlowOptions {
   /** Where checkouts and agent workspaces go (removed by the caller). */
   workDir: string;
-  pool?: PoolStart;
   /** Build.BuildNumber's date part (default: today, as the pipeline's `name:` gives it). */
   date?: string;
 }
@@ -130,7 +129,7 @@ export class ReleaseFlow {
   /**
    * Gets the local Azure ready for the example: the factory's datasets and
    * pipeline deployed through ARM (as a user releases the factory), the
-   * incoming data in `input/incoming/`, the pool as `options.pool` says, and
+   * incoming data in `input/incoming/`, the pool on autoscale at 0 nodes, and
    * the pool's start task simulated on the nodes that join (it runs apt-get
    * as admin; the local nodes are this machine, whose python3 runs the app).
    */
@@ -145,9 +144,7 @@ export class ReleaseFlow {
     const record = azure.batch.account().pools.get(flow.poolId);
     if (!record) throw new Error(`the local Azure has no pool ${flow.poolId}`);
     azure.batch.scriptNextNodes(record, ...Array.from({ length: 32 }, () => ({ startTaskExitCode: 0 })));
-    if ((options.pool ?? "autoscaleAtZero") === "autoscaleAtZero") {
-      await flow.batch.pool.enableAutoScale(flow.poolId, { autoScaleFormula: HOLD_AT_ZERO_FORMULA, autoScaleEvaluationInterval: "PT5M" });
-    }
+    await flow.batch.pool.enableAutoScale(flow.poolId, { autoScaleFormula: HOLD_AT_ZERO_FORMULA, autoScaleEvaluationInterval: "PT5M" });
     return flow;
   }
 
