@@ -1,6 +1,6 @@
 // Packages the bundled tasks into one private .vsix with tfx-cli.
 //
-//   npm run package [-- --version 1.2.3] [--publisher NAME] [--extension-id ID] [--dev]
+//   npm run package [-- --version 1.2.3] [--publisher NAME] [--extension-id ID] [--dev] [--out-dir DIR] [--stage-dir DIR]
 //   npm run package -- --publish --share-with org1,org2   (token in AZURE_DEVOPS_EXT_PAT)
 //
 // Every option can also come from the environment: EXTENSION_VERSION,
@@ -23,6 +23,8 @@ const { values: args } = parseArgs({
     dev: { type: "boolean" },
     publish: { type: "boolean" },
     "out-dir": { type: "string" },
+    // Where the package is laid out before tfx packs it (default dist/stage, or dist/stage-dev).
+    "stage-dir": { type: "string" },
   },
 });
 const pkg = JSON.parse(fs.readFileSync(path.join(root, "package.json"), "utf8"));
@@ -46,7 +48,7 @@ function devGuid(guid) {
 
 const tasksDir = path.join(root, "tasks");
 const tasks = fs.readdirSync(tasksDir).filter((n) => fs.existsSync(path.join(tasksDir, n, "task.json"))).sort();
-const stage = path.join(root, "dist", dev ? "stage-dev" : "stage");
+const stage = path.resolve(args["stage-dir"] ?? path.join(root, "dist", dev ? "stage-dev" : "stage"));
 fs.rmSync(stage, { recursive: true, force: true });
 fs.mkdirSync(path.join(stage, "images"), { recursive: true });
 fs.copyFileSync(path.join(root, "images", "extension-icon.png"), path.join(stage, "images", "extension-icon.png"));

@@ -44,10 +44,13 @@ describe("the .vsix package", function () {
   const taskNames = fs.readdirSync(path.join(REPO_ROOT, "tasks")).filter((n) => fs.existsSync(path.join(REPO_ROOT, "tasks", n, "task.json")));
 
   before(async () => {
-    const prodFile = packageExtension(outDir, ["--version", "1.4.2", "--publisher", "contoso-release", "--extension-id", "batch-tools"]);
-    prod = await open(prodFile, path.join(REPO_ROOT, "dist", "stage"));
-    const devFile = packageExtension(outDir, ["--version", "1.4.2", "--publisher", "contoso-release", "--extension-id", "batch-tools", "--dev"]);
-    dev = await open(devFile, path.join(REPO_ROOT, "dist", "stage-dev"));
+    // Staged in this run's own folders: the two test passes may package at the same time.
+    const prodStage = path.join(outDir, "stage");
+    const devStage = path.join(outDir, "stage-dev");
+    const prodFile = packageExtension(outDir, ["--version", "1.4.2", "--publisher", "contoso-release", "--extension-id", "batch-tools", "--stage-dir", prodStage]);
+    prod = await open(prodFile, prodStage);
+    const devFile = packageExtension(outDir, ["--version", "1.4.2", "--publisher", "contoso-release", "--extension-id", "batch-tools", "--dev", "--stage-dir", devStage]);
+    dev = await open(devFile, devStage);
   });
   after(() => fs.rmSync(outDir, { recursive: true, force: true }));
 
@@ -88,7 +91,7 @@ describe("the .vsix package", function () {
   });
 
   it("refuses a version whose major differs from the tasks' (it would change every YAML reference)", () => {
-    assert.throws(() => packageExtension(outDir, ["--version", "2.0.0"]), /must have the same major/);
+    assert.throws(() => packageExtension(outDir, ["--version", "2.0.0", "--stage-dir", path.join(outDir, "stage-refused")]), /must have the same major/);
   });
 
   it("runs a task straight out of the package, with no node_modules anywhere near it", async () => {
