@@ -2,7 +2,7 @@
  * One local Azure for the whole mocha run (it takes about a second to start);
  * suites that change faults or deny rules put them back in afterEach.
  */
-import { startLocalAzure, type LocalAzure } from "./local-azure";
+import { startLocalAzure, type LocalAzure, type LocalAzureOptions } from "./local-azure";
 import { ExchangeRecorder, specCheckHooks } from "./local-azure/spec/run-check";
 
 let shared: Promise<LocalAzure> | undefined;
@@ -19,6 +19,18 @@ export function localAzure(): Promise<LocalAzure> {
 }
 
 export const mochaHooks = specCheckHooks(exchanges);
+
+/**
+ * A local Azure of a suite's own, in the state it starts in (the seeded pool
+ * at 0 nodes, no application, the example factory), for flows that a shared
+ * one's earlier tests would disturb; its exchanges join the end-of-run spec
+ * check. The suite closes it.
+ */
+export async function ownLocalAzure(options: LocalAzureOptions = {}): Promise<LocalAzure> {
+  const azure = await startLocalAzure(options);
+  exchanges.attach(azure.log);
+  return azure;
+}
 
 /** Clears faults and deny rules a test added. */
 export async function resetLocalAzure(): Promise<void> {

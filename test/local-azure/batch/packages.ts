@@ -3,7 +3,8 @@
  * pool, reboots or is reimaged, from the pool's applicationPackageReferences at
  * that moment (the version named, else the application's defaultVersion). A
  * node remembers what it has; a reboot keeps earlier deployments, a reimage
- * starts afresh. Each package shows under `applications/` in the layout
+ * starts afresh. The default-version variable (AZ_BATCH_APP_PACKAGE_<app>)
+ * follows the application's default as it was at the node's last deployment. Each package shows under `applications/` in the layout
  * observed on Linux nodes: `applications/<appid lower-cased><version>
  * <YYYY-MM-DD-HH-MM>` (for example `applications/mybatchapplication1.52024-10-24-20-44`)
  * with the zip's files directly inside. A package that cannot be deployed
@@ -108,7 +109,13 @@ export function deployPackages(sim: BatchSimulation, account: BatchAccountRecord
     if (already) continue;
     const directory = packageDirectory(p.applicationId, p.version, at);
     unzipOnto(node, directory, pkg.entries);
-    node.installedPackages.push({ applicationId: p.applicationId, version: p.version, directory, installedAt: at.toISOString(), entries: pkg.entries });
+    node.installedPackages.push({ applicationId: p.applicationId, version: p.version, directory, installedAt: at.toISOString(), entries: pkg.entries, defaultAtDeployment: false });
+  }
+  // The node's package variables are set now, from the defaults of this moment: a default
+  // version changed later reaches the node only when it deploys again, as pool references do.
+  for (const installed of node.installedPackages) {
+    const defaultVersion = account.applications.get(installed.applicationId.toLowerCase())?.defaultVersion;
+    installed.defaultAtDeployment = defaultVersion !== undefined && defaultVersion.toLowerCase() === installed.version.toLowerCase();
   }
   return problems;
 }

@@ -108,6 +108,12 @@ export interface InstalledPackage {
   directory: string;
   installedAt: string;
   entries: PackageEntry[];
+  /**
+   * The application's default version was this one when the node last
+   * deployed packages (join, reboot, reimage): AZ_BATCH_APP_PACKAGE_<app>
+   * points here until the node deploys again.
+   */
+  defaultAtDeployment: boolean;
 }
 
 export interface TaskInformation extends Json {

@@ -35,7 +35,8 @@ export function taskDirectories(node: NodeRecord, taskDirName: string): { root: 
  * The environment Batch gives a task on a Linux node. Job and task variables
  * only for tasks (a start task has none); package variables in both the
  * application id's case and lower case, with the version, and without it for
- * the application's default version.
+ * the package that was the application's default version when the node last
+ * deployed packages.
  */
 export function batchEnvironment(
   sim: BatchSimulation,
@@ -76,8 +77,8 @@ export function batchEnvironment(
     const dir = path.join(root, p.directory);
     env[`AZ_BATCH_APP_PACKAGE_${linuxName(p.applicationId)}_${linuxName(p.version)}`] = dir;
     env[`AZ_BATCH_APP_PACKAGE_${linuxName(p.applicationId.toLowerCase())}_${linuxName(p.version)}`] = dir;
-    const app = account.applications.get(p.applicationId.toLowerCase());
-    if (app?.defaultVersion && app.defaultVersion.toLowerCase() === p.version.toLowerCase()) {
+    // The default at the node's last deployment, not now: a node up before the default changed keeps its own.
+    if (p.defaultAtDeployment) {
       env[`AZ_BATCH_APP_PACKAGE_${linuxName(p.applicationId)}`] = dir;
       env[`AZ_BATCH_APP_PACKAGE_${linuxName(p.applicationId.toLowerCase())}`] = dir;
     }

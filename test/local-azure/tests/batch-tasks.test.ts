@@ -230,6 +230,42 @@ describe("local Azure: Batch tasks really run", function () {
     await client.pool.deleteMethod(appPool.id);
   });
 
+  it("keeps AZ_BATCH_APP_PACKAGE_<app> at the default version the node deployed: a new default reaches a node that is up only when it reboots", async () => {
+    const arm = new BatchManagementClient(localCredential(azure), azure.info.subscriptionId, { endpoint: azure.info.armUrl, credentialScopes: ["https://management.azure.com/.default"] });
+    const rg = azure.info.resourceGroup;
+    const acct = azure.info.batch.accountName;
+    const app = `Tool${crypto.randomBytes(3).toString("hex")}`;
+    await arm.applicationOperations.create(rg, acct, app, { parameters: { allowUpdates: true } });
+    const publish = async (version: string) => {
+      const pkg = await arm.applicationPackageOperations.create(rg, acct, app, version);
+      const zip = new JSZip();
+      zip.file("run.sh", `#!/bin/sh\necho "version ${version}"\n`);
+      await new BlockBlobClient(pkg.storageUrl!).uploadData(await zip.generateAsync({ type: "nodebuffer" }));
+      await arm.applicationPackageOperations.activate(rg, acct, app, version, { format: "zip" });
+      await arm.applicationOperations.update(rg, acct, app, { defaultVersion: version });
+    };
+    await publish("1.0");
+    const appPool = await idlePool(1, { applicationPackageReferences: [{ applicationId: app }] });
+    const [node] = [...appPool.nodes.values()];
+    const command = `/bin/sh -c '"$AZ_BATCH_APP_PACKAGE_${app}/run.sh"; echo "2.0 here: \${AZ_BATCH_APP_PACKAGE_${app}_2_0:-no}"'`;
+    const before = await runTask({ id: "default1", commandLine: command }, appPool.id);
+    assert.equal(await taskFile(before.jobId, "default1", "stdout.txt"), "version 1.0\n2.0 here: no\n");
+
+    await publish("2.0");
+    const stillUp = await runTask({ id: "default2", commandLine: command }, appPool.id);
+    assert.equal(stillUp.task.nodeInfo?.nodeId, node.id);
+    assert.equal(await taskFile(stillUp.jobId, "default2", "stdout.txt"), "version 1.0\n2.0 here: no\n", "the node that was up keeps the default it deployed");
+
+    await client.computeNode.reboot(appPool.id, node.id);
+    await azure.batch.waitFor(() => node.state === "idle" && node.installedPackages.length === 2, { what: "the node rebooted with 2.0" });
+    const rebooted = await runTask({ id: "default3", commandLine: command }, appPool.id);
+    const nodeRoot = node.sim.rootDir!;
+    const stdout = await taskFile(rebooted.jobId, "default3", "stdout.txt");
+    assert.match(stdout, /^version 2\.0\n2\.0 here: (.+)\n$/);
+    assert.ok(stdout.includes(`${nodeRoot}/applications/${app.toLowerCase()}2.0`), stdout);
+    await client.pool.deleteMethod(appPool.id);
+  });
+
   it("runs the start task in startup/wd; one that fails with waitForSuccess leaves the node starttaskfailed with startTaskInfo; node folders go with the pool", async () => {
     const ok = await idlePool(1, { startTask: { commandLine: "/bin/sh -c 'echo started in $(pwd) > $AZ_BATCH_NODE_SHARED_DIR/marker; echo up'", waitForSuccess: true } });
     const [okNode] = [...ok.nodes.values()];

@@ -80,6 +80,7 @@ export function evaluateOnPool(sim: BatchSimulation, pool: PoolRecord, formula: 
 }
 
 function schedule(sim: BatchSimulation, pool: PoolRecord, e: PoolAutoScale): void {
+  // Sampling goes on whether or not anything happens: it alone does not keep the clock busy.
   e.timer = sim.clock.after(SAMPLE_PERIOD_SECONDS, () => {
     e.timer = undefined;
     const account = accountOf(sim, pool);
@@ -89,7 +90,7 @@ function schedule(sim: BatchSimulation, pool: PoolRecord, e: PoolAutoScale): voi
     if (run) apply(sim, pool, e, run);
     else resizeIfWanted(sim, pool, e);
     schedule(sim, pool, e);
-  });
+  }, { background: true });
 }
 
 function apply(sim: BatchSimulation, pool: PoolRecord, e: PoolAutoScale, evaluation: AutoScaleEvaluation): void {
