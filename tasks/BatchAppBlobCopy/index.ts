@@ -30,12 +30,6 @@ void runTask(async ({ agent, signal }) => {
   const reader = new InputReader(agent, manifest);
   const inputs = readBlobCopyInputs(reader);
 
-  if (agent.getEndpointUrl(inputs.connectionId) === undefined && agent.getEndpointAuthorizationScheme(inputs.connectionId) === undefined) {
-    reader.fail(
-      "azureSubscription",
-      `no service connection '${inputs.connectionId}' is available to this job. Check its name (Project settings > Service connections) and that this pipeline is authorized to use it.`,
-    );
-  }
   const session = signIn(agent, reader, "azureSubscription", inputs.connectionId);
   const explainSignIn = async (e: unknown): Promise<never> => {
     throw await explainSignInError(e, session.connection);

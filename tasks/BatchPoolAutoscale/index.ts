@@ -9,7 +9,7 @@ import * as path from "node:path";
 import { InputReader, rethrowForInput } from "../../runtime/inputs";
 import { runTask } from "../../runtime/run";
 import { taskLibAgent, type Agent } from "../../runtime/agent";
-import { signIn } from "../../runtime/session";
+import { requireServiceConnection, signIn } from "../../runtime/session";
 import { explainSignInError } from "../../runtime/sign-in-errors";
 import { resolveBatchAccount, type BatchAuth } from "../../runtime/batch";
 import { openBatchData } from "../../runtime/batch-data-azure";
@@ -71,12 +71,7 @@ async function main(signal: AbortSignal): Promise<string> {
     if (signature) agent.setSecret(signature);
   }
 
-  if (agent.getEndpointUrl(connectionId) === undefined && agent.getEndpointAuthorizationScheme(connectionId) === undefined) {
-    reader.fail(
-      "azureSubscription",
-      `no service connection '${connectionId}' is available to this job. Check its name (Project settings > Service connections) and that this pipeline is authorized to use it.`,
-    );
-  }
+  requireServiceConnection(agent, reader, "azureSubscription", connectionId);
 
   agent.info(`Formula: ${formulaDescription(settings.formulaSource)}.`);
   for (const line of formulaLines(settings.formula)) agent.info(`  ${line}`);

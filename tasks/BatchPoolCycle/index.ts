@@ -40,12 +40,6 @@ void runTask(async ({ agent, signal }) => {
     pollIntervalSeconds: reader.optionalString("pollIntervalSeconds"),
   });
 
-  if (agent.getEndpointUrl(connectionId) === undefined && agent.getEndpointAuthorizationScheme(connectionId) === undefined) {
-    reader.fail(
-      "azureSubscription",
-      `no service connection '${connectionId}' is available to this job. Check its name (Project settings > Service connections) and that this pipeline is authorized to use it.`,
-    );
-  }
   const session = signIn(agent, reader, "azureSubscription", connectionId);
   const explainSignIn = async (e: unknown): Promise<never> => {
     throw await explainSignInError(e, session.connection);

@@ -22,12 +22,6 @@ void runTask(async ({ agent, signal }) => {
   const reader = new InputReader(agent, manifest);
   const inputs = readDataFactoryRunInputs(reader, { defaultWorkingDirectory: agent.getVariable("System.DefaultWorkingDirectory") });
 
-  if (agent.getEndpointUrl(inputs.connectionId) === undefined && agent.getEndpointAuthorizationScheme(inputs.connectionId) === undefined) {
-    reader.fail(
-      "azureSubscription",
-      `no service connection '${inputs.connectionId}' is available to this job. Check its name (Project settings > Service connections) and that this pipeline is authorized to use it.`,
-    );
-  }
   const session = signIn(agent, reader, "azureSubscription", inputs.connectionId);
   try {
     const dataFactory = new DataFactoryAccess(session, inputs.resourceGroupName);
