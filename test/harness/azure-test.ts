@@ -29,3 +29,13 @@ export async function rejectsWith<E = AzureErrorSeen>(promise: Promise<unknown>,
   }
   assert.fail("expected the call to fail");
 }
+
+/** Whether a process is still running (signal 0 checks without sending anything). */
+export function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -7,8 +7,8 @@
  * etag); the checks on save are in ../datafactory/datasets.ts.
  */
 import { jsonBody, type AzureRequest, type AzureResponse } from "../http";
-import { resourceNotFound, type ArmService } from "./core";
-import { BASE, checkIfMatch, DATA_FACTORY_API_VERSIONS, entityNotFound, notModified, TYPE } from "./datafactory";
+import type { ArmService } from "./core";
+import { BASE, checkIfMatch, DATA_FACTORY_API_VERSIONS, entityNotFound, notModified, requestedFactory, TYPE } from "./datafactory";
 import { factoryId } from "../datafactory/render";
 import { findDataset, validateDataset } from "../datafactory/datasets";
 import { newEtag, type DataFactoryState } from "../datafactory/state";
@@ -21,12 +21,7 @@ export function renderDataset(subscriptionId: string, f: FactoryEntity, d: Datas
 export function registerDataFactoryDatasets(arm: ArmService, state: DataFactoryState): void {
   /** A factory is in its resource group's subscription. */
   const sub = (f: FactoryEntity) => arm.subscriptionOf(f.resourceGroup);
-  const factoryOf = (req: AzureRequest): FactoryEntity => {
-    const { resourceGroupName: rg, factoryName } = req.params;
-    const f = state.factory(factoryName);
-    if (!f || f.resourceGroup.toLowerCase() !== rg.toLowerCase()) throw resourceNotFound(TYPE, factoryName, rg);
-    return f;
-  };
+  const factoryOf = (req: AzureRequest): FactoryEntity => requestedFactory(state, req);
   const ok = (body?: unknown): AzureResponse => ({ status: 200, body });
   const options = (verb: "read" | "write" | "delete") => ({ action: `${TYPE}/datasets/${verb}`, versions: DATA_FACTORY_API_VERSIONS });
 

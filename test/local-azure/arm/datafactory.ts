@@ -89,15 +89,18 @@ export function checkIfMatch(req: AzureRequest, current: string | undefined): vo
   }
 }
 
+/** The factory a request's path names, in its resource group, or ARM's ResourceNotFound. */
+export function requestedFactory(state: DataFactoryState, req: AzureRequest): FactoryEntity {
+  const { resourceGroupName: rg, factoryName } = req.params;
+  const f = state.factory(factoryName);
+  if (!f || f.resourceGroup.toLowerCase() !== rg.toLowerCase()) throw resourceNotFound(TYPE, factoryName, rg);
+  return f;
+}
+
 export function registerDataFactory(arm: ArmService, state: DataFactoryState): void {
   /** A factory is in its resource group's subscription. */
   const sub = (f: FactoryEntity) => arm.subscriptionOf(f.resourceGroup);
-  const factoryOf = (req: AzureRequest): FactoryEntity => {
-    const { resourceGroupName: rg, factoryName } = req.params;
-    const f = state.factory(factoryName);
-    if (!f || f.resourceGroup.toLowerCase() !== rg.toLowerCase()) throw resourceNotFound(TYPE, factoryName, rg);
-    return f;
-  };
+  const factoryOf = (req: AzureRequest): FactoryEntity => requestedFactory(state, req);
   const runOf = (f: FactoryEntity, runId: string): PipelineRunRecord => {
     const run = state.run(runId) ?? [...state.engine.runs.values()].find((r) => r.runId.toLowerCase() === runId.toLowerCase());
     if (!run || run.factoryName !== f.name) throw new ServiceError(404, "PipelineRunNotFound", `Pipeline run '${runId}' does not exist in factory '${f.name}'.`);

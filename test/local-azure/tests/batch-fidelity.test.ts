@@ -10,6 +10,7 @@ import type { LocalAzure } from "..";
 import { localCredential, rejectsWith } from "../../harness/azure-test";
 import { REPO_ROOT } from "../../harness/run-task";
 import { parseTimeScale } from "../cli";
+import { startLocalAzureCli } from "./cli-process";
 
 type RestErr = { statusCode?: number; code?: string; body?: { values?: { key: string; value: string }[] } };
 const rejects = (promise: Promise<unknown>, check: (e: RestErr) => void) => rejectsWith<RestErr>(promise, check);
@@ -157,29 +158,14 @@ describe("local Azure: Batch fidelity (headers, nodes and images, ARM api-versio
     assert.throws(() => parseTimeScale(["--time-scale", "fast"]), /--time-scale needs a factor above 0/);
     // One clock: Data Factory runs and Batch nodes follow the same time scale.
     assert.equal(azure.state.dataFactory.clock, azure.batch.clock);
-    const child = spawn(process.execPath, [require.resolve("tsx/cli"), path.join(REPO_ROOT, "test", "local-azure", "cli.ts"), "--time-scale", "1"], {
-      cwd: REPO_ROOT,
-      env: { ...process.env, LOCAL_AZURE_TLS_DIR: "", NODE_EXTRA_CA_CERTS: "" },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
+    const cli = await startLocalAzureCli(["--time-scale", "1"]);
     try {
-      const line = await new Promise<string>((resolve, reject) => {
-        let out = "";
-        child.stdout.on("data", (d: Buffer) => {
-          out += d.toString();
-          const nl = out.indexOf("\n");
-          if (nl >= 0) resolve(out.slice(0, nl));
-        });
-        child.on("exit", (code) => reject(new Error(`exited ${code} before printing`)));
-        setTimeout(() => reject(new Error("no JSON line within 30 s")), 30_000);
-      });
+      const line = cli.readyLine;
       const info = JSON.parse(line) as { timeScale: number; msPerSimulatedSecond: number };
       assert.equal(info.timeScale, 1);
       assert.equal(info.msPerSimulatedSecond, 1000);
     } finally {
-      const exited = new Promise((r) => child.on("exit", r));
-      child.kill("SIGINT");
-      await exited;
+      await cli.stop();
     }
     const bad = spawn(process.execPath, [require.resolve("tsx/cli"), path.join(REPO_ROOT, "test", "local-azure", "cli.ts"), "--time-scale", "0"], { cwd: REPO_ROOT, stdio: ["ignore", "pipe", "pipe"] });
     let stderr = "";

@@ -9,21 +9,12 @@ import { BatchServiceClient, BatchSharedKeyCredentials } from "@azure/batch";
 import { BlockBlobClient } from "@azure/storage-blob";
 import { localAzure, resetLocalAzure } from "../../fixture";
 import type { LocalAzure } from "..";
-import { localCredential, rejectsWith } from "../../harness/azure-test";
+import { localCredential, rejectsWith, processAlive } from "../../harness/azure-test";
 import type { PoolRecord } from "../batch/state";
 
 type RestErr = { statusCode?: number; code?: string; body?: { code?: string; message?: { value?: string }; values?: { key: string; value: string }[] } };
 const rejects = (promise: Promise<unknown>, check: (e: RestErr) => void) => rejectsWith<RestErr>(promise, check);
 const uid = (prefix: string) => `${prefix}-${crypto.randomBytes(4).toString("hex")}`;
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 describe("local Azure: Batch job, task, file, node count and application routes", function () {
   let azure: LocalAzure;
@@ -80,7 +71,7 @@ describe("local Azure: Batch job, task, file, node count and application routes"
       assert.equal(t.state, "completed");
       assert.equal(t.executionInfo?.failureInfo?.code, "TaskEnded");
     }
-    await azure.batch.waitFor(() => pids.every((p) => !alive(p)), { what: "task processes gone", timeoutMs: 5000 });
+    await azure.batch.waitFor(() => pids.every((p) => !processAlive(p)), { what: "task processes gone", timeoutMs: 5000 });
     await rejects(client.job.terminate(jobId), (e) => {
       assert.equal(e.statusCode, 409);
       assert.equal(e.code, "JobCompleted");
@@ -115,7 +106,7 @@ describe("local Azure: Batch job, task, file, node count and application routes"
     const pid = await pidOf(`${jobId}-doomed`);
     await client.task.deleteMethod(jobId, "doomed");
     await rejects(client.task.get(jobId, "doomed"), (e) => assert.equal(e.code, "TaskNotFound"));
-    await azure.batch.waitFor(() => !alive(pid), { what: "deleted task's process gone", timeoutMs: 5000 });
+    await azure.batch.waitFor(() => !processAlive(pid), { what: "deleted task's process gone", timeoutMs: 5000 });
 
     const flag = path.join(pidDir, `${jobId}-flag`);
     await client.task.add(jobId, { id: "flaky", commandLine: `/bin/sh -c 'test -e ${flag} && { sleep 1; echo second; } || { touch ${flag}; exit 7; }'` });

@@ -10,7 +10,7 @@ import { BatchServiceClient, BatchSharedKeyCredentials, type BatchServiceModels 
 import { BlockBlobClient, ContainerClient, ContainerSASPermissions, StorageSharedKeyCredential, generateBlobSASQueryParameters, BlobSASPermissions } from "@azure/storage-blob";
 import { localAzure, resetLocalAzure } from "../../fixture";
 import type { LocalAzure } from "..";
-import { localCredential } from "../../harness/azure-test";
+import { localCredential, processAlive } from "../../harness/azure-test";
 import { ProcessHost } from "../batch/process-runner";
 import type { PoolRecord, TaskRecord } from "../batch/state";
 
@@ -20,15 +20,6 @@ async function readStream(body: NodeJS.ReadableStream | undefined): Promise<stri
   const chunks: Buffer[] = [];
   for await (const c of body ?? []) chunks.push(Buffer.from(c as Buffer));
   return Buffer.concat(chunks).toString("utf8");
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 describe("local Azure: Batch tasks really run", function () {
@@ -155,7 +146,7 @@ describe("local Azure: Batch tasks really run", function () {
     assert.equal(task.executionInfo?.failureInfo?.category, "servererror");
     const pid = Number(fs.readFileSync(pidFile, "utf8"));
     fs.rmSync(pidFile);
-    await azure.batch.waitFor(() => !alive(pid), { what: "the killed process gone", timeoutMs: 5000 });
+    await azure.batch.waitFor(() => !processAlive(pid), { what: "the killed process gone", timeoutMs: 5000 });
   });
 
   it("kills the process when the task is terminated", async () => {
@@ -166,12 +157,12 @@ describe("local Azure: Batch tasks really run", function () {
     await azure.batch.waitFor(() => fs.existsSync(pidFile) && fs.readFileSync(pidFile, "utf8").trim() !== "", { what: "the process started" });
     const pid = Number(fs.readFileSync(pidFile, "utf8"));
     fs.rmSync(pidFile);
-    assert.ok(alive(pid));
+    assert.ok(processAlive(pid));
     await client.task.terminate(jobId, "forever");
     const got = await client.task.get(jobId, "forever");
     assert.equal(got.state, "completed");
     assert.equal(got.executionInfo?.failureInfo?.code, "TaskEnded");
-    await azure.batch.waitFor(() => !alive(pid), { what: "the terminated process gone", timeoutMs: 5000 });
+    await azure.batch.waitFor(() => !processAlive(pid), { what: "the terminated process gone", timeoutMs: 5000 });
   });
 
   it("downloads resource files: httpUrl, storageContainerUrl with blobPrefix, autoStorageContainerName; a missing blob fails the task with BlobNotFound", async () => {
@@ -314,12 +305,12 @@ describe("local Azure: Batch tasks really run", function () {
     const run = host.run({ commandLine: "echo $$ > pid; sleep 60 & echo $! > child; wait", cwd: dir, env: { PATH: process.env.PATH ?? "" }, stdoutPath: path.join(dir, "out"), stderrPath: path.join(dir, "err"), signal });
     await azure.batch.waitFor(() => fs.existsSync(path.join(dir, "child")) && fs.readFileSync(path.join(dir, "child"), "utf8").trim() !== "");
     const pids = ["pid", "child"].map((f) => Number(fs.readFileSync(path.join(dir, f), "utf8")));
-    assert.ok(pids.every(alive));
+    assert.ok(pids.every(processAlive));
     host.close();
     const result = await run;
     assert.equal(result.how, "exited");
     assert.equal(result.exitCode, 137);
-    await azure.batch.waitFor(() => pids.every((p) => !alive(p)), { what: "the shell and its child gone", timeoutMs: 5000 });
+    await azure.batch.waitFor(() => pids.every((p) => !processAlive(p)), { what: "the shell and its child gone", timeoutMs: 5000 });
 
     // A host process that exits (without closing) takes its task processes with it.
     const script = `const { ProcessHost } = require(${JSON.stringify(path.join(__dirname, "..", "batch", "process-runner.ts"))});
@@ -330,7 +321,7 @@ const t = setInterval(() => { if (fs.existsSync(${JSON.stringify(path.join(dir, 
     const child = spawnSync(process.execPath, ["--require", "tsx/cjs", "-e", script], { encoding: "utf8", timeout: 20_000 });
     assert.equal(child.status, 0, child.stderr);
     const orphan = Number(fs.readFileSync(path.join(dir, "pid2"), "utf8"));
-    await azure.batch.waitFor(() => !alive(orphan), { what: "the exited host's process gone", timeoutMs: 5000 });
+    await azure.batch.waitFor(() => !processAlive(orphan), { what: "the exited host's process gone", timeoutMs: 5000 });
     fs.rmSync(dir, { recursive: true, force: true });
   });
 

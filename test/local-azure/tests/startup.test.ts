@@ -1,9 +1,7 @@
 import { strict as assert } from "node:assert";
-import { spawn } from "node:child_process";
 import * as fs from "node:fs";
-import * as path from "node:path";
 import { startLocalAzure } from "..";
-import { REPO_ROOT } from "../../harness/run-task";
+import { startLocalAzureCli } from "./cli-process";
 
 describe("local Azure: start-up and the command line", function () {
   this.timeout(60_000);
@@ -29,21 +27,8 @@ describe("local Azure: start-up and the command line", function () {
   });
 
   it("`npm run local-azure` prints one JSON line with endpoints, names, credentials and the task environment", async () => {
-    const child = spawn(process.execPath, [require.resolve("tsx/cli"), path.join(REPO_ROOT, "test", "local-azure", "cli.ts")], {
-      cwd: REPO_ROOT,
-      env: { ...process.env, LOCAL_AZURE_TLS_DIR: "", NODE_EXTRA_CA_CERTS: "" },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    const line = await new Promise<string>((resolve, reject) => {
-      let out = "";
-      child.stdout.on("data", (d: Buffer) => {
-        out += d.toString();
-        const nl = out.indexOf("\n");
-        if (nl >= 0) resolve(out.slice(0, nl));
-      });
-      child.on("exit", (code) => reject(new Error(`exited ${code} before printing`)));
-      setTimeout(() => reject(new Error("no JSON line within 30 s")), 30_000);
-    });
+    const cli = await startLocalAzureCli();
+    const line = cli.readyLine;
     const info = JSON.parse(line) as Record<string, unknown> & { env: Record<string, string>; storage: { blobUrl: string }; caCertPath: string };
     try {
       assert.equal(info.ready, true);
@@ -56,9 +41,7 @@ describe("local Azure: start-up and the command line", function () {
       assert.ok(info.env.ENDPOINT_DATA_LocalAzure_SUBSCRIPTIONID);
       assert.ok(info.env.SYSTEM_OIDCREQUESTURI);
     } finally {
-      const exited = new Promise((r) => child.on("exit", r));
-      child.kill("SIGINT");
-      await exited;
+      await cli.stop();
     }
     assert.equal(fs.existsSync(info.caCertPath), false, "the temp folder is removed on exit");
   });
